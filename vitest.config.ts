@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+    // Two cores: run files in at most two workers so heavy tests don't starve each other.
+    maxWorkers: 2,
+  },
+});
