@@ -1,0 +1,104 @@
+import { ProjectStore } from './project.js';
+import { readLabelsCsv, writeCsv } from './csv.js';
+import type { LabelSource } from './labels.js';
+import { UserError } from './types.js';
+
+/** Label every image of the given clusters. Returns how many images each assignment touched. */
+export async function labelClusters(store: ProjectStore, assignments: { cluster: number; label: string }[]): Promise<{ cluster: number; label: string; images: number }[]> {
+  if (!store.manifest.clustering || !store.has('clusters')) throw new UserError('the project has no clusters yet: run analyze first');
+  const k = store.manifest.clustering.k;
+  const clusters = await store.readClusters();
+  const labels = await store.openLabels();
+  try {
+    const out = [];
+    for (const { cluster, label } of assignments) {
+      if (!Number.isInteger(cluster) || cluster < 0 || cluster >= k) throw new UserError(`cluster ${cluster} does not exist (the project has clusters 0..${k - 1})`);
+      const paths = store.manifest.images.filter((_, i) => clusters[i] === cluster).map((img) => img.path);
+      await labels.assign(paths, label, 'cluster', `cluster ${cluster}`);
+      out.push({ cluster, label, images: paths.length });
+    }
+    return out;
+  } finally {
+    await labels.close();
+  }
+}
+
+/** Label a set of images by path (a lasso selection or a single image). */
+export async function labelPaths(store: ProjectStore, paths: string[], label: string | null, source: LabelSource): Promise<number> {
+  const known = new Set(store.manifest.images.map((i) => i.path));
+  const missing = paths.filter((p) => !known.has(p));
+  if (missing.length) throw new UserError(`${missing.length} path(s) are not in the project, e.g. ${missing[0]}`);
+  const labels = await store.openLabels();
+  try {
+    await labels.assign(paths, label, source);
+    return paths.length;
+  } finally {
+    await labels.close();
+  }
+}
+
+/** Merge labels from a CSV with path,label columns; rows for unknown paths are reported, not applied. */
+export async function importLabels(store: ProjectStore, csvFile: string): Promise<{ applied: number; unknown: string[]; problems: string[] }> {
+  const { rows, problems } = await readLabelsCsv(csvFile);
+  const known = new Set(store.manifest.images.map((i) => i.path));
+  const byLabel = new Map<string, string[]>();
+  const unknown: string[] = [];
+  for (const r of rows) {
+    const p = r.path.replace(/\\/g, '/');
+    if (!known.has(p)) {
+      unknown.push(p);
+      continue;
+    }
+    const list = byLabel.get(r.label) ?? [];
+    list.push(p);
+    byLabel.set(r.label, list);
+  }
+  const labels = await store.openLabels();
+  let applied = 0;
+  try {
+    for (const [label, paths] of byLabel) {
+      await labels.assign(paths, label, 'import', csvFile);
+      applied += paths.length;
+    }
+  } finally {
+    await labels.close();
+  }
+  return { applied, unknown, problems };
+}
+
+export const EXPORT_COLUMNS = ['path', 'label', 'label_source', 'cluster', 'x', 'y', 'reconstruction_error'] as const;
+
+/** Export one row per image, in project order. */
+export async function exportCsv(store: ProjectStore, outFile: string): Promise<{ rows: number; labeled: number }> {
+  const n = store.n;
+  if (n === 0) throw new UserError('the project has no images: run analyze first');
+  const clusters = store.has('clusters') ? await store.readClusters() : undefined;
+  const coords = store.has('coords') ? (await store.readFloat('coords')).data : undefined;
+  const errors = store.has('errors') ? (await store.readFloat('errors')).data : undefined;
+  const labels = await store.openLabels();
+  let labeled = 0;
+  try {
+    const rows = store.manifest.images.map((img, i) => {
+      const rec = labels.get(img.path);
+      if (rec) labeled++;
+      return [
+        img.path,
+        rec?.label ?? '',
+        rec?.source ?? '',
+        clusters ? clusters[i] : '',
+        coords ? round(coords[2 * i]) : '',
+        coords ? round(coords[2 * i + 1]) : '',
+        errors ? round(errors[i], 6) : '',
+      ];
+    });
+    await writeCsv(outFile, [...EXPORT_COLUMNS], rows);
+  } finally {
+    await labels.close();
+  }
+  return { rows: n, labeled };
+}
+
+function round(v: number, digits = 4): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}

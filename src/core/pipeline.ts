@@ -1,0 +1,310 @@
+import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { rename, rm } from 'node:fs/promises';
+import { scanFolder } from './scan.js';
+import { decodeImages } from './decode.js';
+import { Autoencoder } from './autoencoder.js';
+import { initTf } from './tf/backend.js';
+import { runKMeans, suggestK } from './kmeans.js';
+import { makeProjector } from './projectors.js';
+import { seededRandom } from './random.js';
+import { ProjectStore, type ImageEntry, type Manifest, type Settings } from './project.js';
+import { DEFAULTS } from './defaults.js';
+import type { ProjectionFrame } from './projection.js';
+import { UserError, throwIfAborted, type ProgressFn } from './types.js';
+
+export interface AnalyzeOptions {
+  folder?: string;
+  project: string;
+  size?: number;
+  color?: Settings['color'];
+  latent?: number;
+  preset?: string;
+  epochs?: number;
+  sample?: number;
+  seed?: number;
+  projector?: Settings['projector'];
+  /** A number of clusters, or 'suggest' to pick one by silhouette; undefined keeps the project's k (or suggests). */
+  k?: number | 'suggest';
+  /** Train the autoencoder again even when a model for these settings exists. */
+  retrain?: boolean;
+}
+
+export interface AnalyzeHooks {
+  onProgress?: ProgressFn;
+  onFrame?: (f: ProjectionFrame) => void;
+  /** One line of information for the user (what was reused, what was retrained and why). */
+  onLog?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface AnalyzeSummary {
+  project: string;
+  datasetRoot: string;
+  images: number;
+  newImages: number;
+  skipped: { path: string; reason: string }[];
+  duplicates: { path: string; duplicateOf: string }[];
+  backend: string;
+  trained: boolean;
+  finalLoss?: number;
+  k: number;
+  clusterSizes: number[];
+  suggestReason?: string;
+  projection: { method: string; note?: string };
+  /** Seconds per step; a step reused from the cache is absent. */
+  timings: Record<string, number>;
+  peakRssMB: number;
+}
+
+function digest(parts: string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest('hex').slice(0, 32);
+}
+
+export function modelKey(s: Settings, channels: number): string {
+  return JSON.stringify({ size: s.size, channels, latent: s.latent, preset: s.preset, epochs: s.epochs, sample: s.sample, seed: s.seed });
+}
+
+/** Build a project from a folder, or bring an existing one up to date, redoing only what changed. */
+export async function analyze(opts: AnalyzeOptions, hooks: AnalyzeHooks = {}): Promise<AnalyzeSummary> {
+  const { signal, onProgress } = hooks;
+  const log = hooks.onLog ?? (() => {});
+  const timings: Record<string, number> = {};
+  const timed = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const out = await fn();
+    timings[step] = (performance.now() - t0) / 1000;
+    return out;
+  };
+
+  const existing = ProjectStore.exists(opts.project) ? await ProjectStore.open(opts.project) : undefined;
+  const folder = opts.folder ? resolve(opts.folder) : existing?.manifest.datasetRoot;
+  if (!folder) throw new UserError('no image folder given and the project has none');
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UserError(`image folder not found: ${folder}`);
+
+  const prev = existing?.manifest.settings;
+  const settings: Settings = {
+    size: opts.size ?? prev?.size ?? DEFAULTS.size,
+    color: opts.color ?? prev?.color ?? DEFAULTS.color,
+    latent: opts.latent ?? prev?.latent ?? DEFAULTS.latent,
+    preset: opts.preset ?? prev?.preset ?? DEFAULTS.preset,
+    epochs: opts.epochs ?? prev?.epochs ?? DEFAULTS.epochs,
+    sample: opts.sample ?? prev?.sample ?? DEFAULTS.sample,
+    seed: opts.seed ?? prev?.seed ?? DEFAULTS.seed,
+    projector: opts.projector ?? prev?.projector ?? DEFAULTS.projector,
+  };
+
+  // ---- scan
+  const scan = await timed('scan', () => scanFolder(folder, { signal, onProgress }));
+  throwIfAborted(signal);
+  if (scan.files.length === 0) throw new UserError(`no images found in ${folder} (looked for jpg, jpeg, png, webp, gif, bmp, tif, tiff)`);
+
+  // ---- decode (reuse cached pixels of unchanged files)
+  const store = existing ?? (await ProjectStore.create(opts.project, { datasetRoot: folder, settings, channels: 1 }));
+  const m = store.manifest;
+  const sameRoot = m.datasetRoot === folder;
+  const sameDecode = !!prev && prev.size === settings.size && prev.color === settings.color && sameRoot;
+  const cachedPixels = sameDecode && store.has('pixels') && m.images.length > 0 ? await store.readPixels() : undefined;
+  const cachedIndex = new Map<string, number>();
+  if (cachedPixels) m.images.forEach((img, i) => cachedIndex.set(img.path, i));
+  const isCached = (f: { path: string; bytes: number; mtimeMs: number }) => {
+    const i = cachedIndex.get(f.path);
+    return i !== undefined && m.images[i].bytes === f.bytes && m.images[i].mtimeMs === f.mtimeMs;
+  };
+  const toDecode = scan.files.filter((f) => !isCached(f));
+  const removed = m.images.length - (scan.files.length - toDecode.length);
+  let images: ImageEntry[];
+  let pixels: Uint8Array;
+  let channels: 1 | 3 = m.channels;
+  let skipped = [...scan.skipped];
+  const unchanged = toDecode.length === 0 && removed === 0 && !!cachedPixels;
+  if (unchanged) {
+    images = m.images;
+    pixels = cachedPixels!;
+    skipped = [...scan.skipped, ...m.skipped.filter((s) => !scan.skipped.some((t) => t.path === s.path))];
+    log(`images: ${images.length} unchanged since the last run (decoded pixels reused)`);
+  } else {
+    const decoded = await timed('decode', () =>
+      decodeImages(folder, toDecode.map((f) => f.path), { size: settings.size, color: settings.color, signal, onProgress }),
+    );
+    skipped = [...scan.skipped, ...decoded.skipped];
+    let fresh = decoded;
+    if (cachedPixels && decoded.paths.length > 0 && decoded.channels !== m.channels) {
+      // Colour mode 'auto' flipped (e.g. the first colour image arrived): decode everything again in one mode.
+      log(`colour mode changed (${m.channels} → ${decoded.channels} channels): decoding all images again`);
+      fresh = await timed('decode', () =>
+        decodeImages(folder, scan.files.map((f) => f.path), { size: settings.size, color: settings.color, signal, onProgress }),
+      );
+      skipped = [...scan.skipped, ...fresh.skipped];
+      cachedIndex.clear();
+    }
+    channels = cachedIndex.size > 0 ? m.channels : fresh.channels;
+    const per = settings.size * settings.size * channels;
+    const freshIndex = new Map(fresh.paths.map((p, i) => [p, i]));
+    images = [];
+    const rows: { src: Uint8Array; offset: number }[] = [];
+    for (const f of scan.files) {
+      const fi = freshIndex.get(f.path);
+      if (fi !== undefined) {
+        images.push({ path: f.path, hash: fresh.hashes[fi], bytes: f.bytes, mtimeMs: f.mtimeMs });
+        rows.push({ src: fresh.pixels, offset: fi * per });
+      } else if (cachedIndex.size > 0 && isCached(f)) {
+        const ci = cachedIndex.get(f.path)!;
+        images.push(m.images[ci]);
+        rows.push({ src: cachedPixels!, offset: ci * per });
+      }
+    }
+    pixels = new Uint8Array(images.length * per);
+    rows.forEach((r, i) => pixels.set(r.src.subarray(r.offset, r.offset + per), i * per));
+    if (cachedPixels) log(`images: ${toDecode.length} new or changed decoded, ${images.length - (fresh.paths.length)} reused, ${Math.max(0, removed)} gone`);
+  }
+  if (images.length === 0) throw new UserError(`none of the ${scan.files.length} image files in ${folder} could be decoded (see the skipped list)`);
+  throwIfAborted(signal);
+
+  const hashDigest = digest(images.map((i) => i.hash));
+  const duplicates = findDuplicates(images);
+  m.datasetRoot = folder;
+  // Only the decode settings are committed now: the rest are committed when the run finishes, so a cancelled
+  // run leaves the project as it was (the next run without options does not pick up the cancelled request).
+  m.settings = { ...(prev ?? settings), size: settings.size, color: settings.color };
+  m.channels = channels;
+  m.skipped = skipped;
+  if (!unchanged) {
+    m.images = images;
+    await store.writePixels(pixels);
+  }
+  await store.save();
+
+  // ---- model: load the saved one when its settings match; never retrain silently
+  const key = modelKey(settings, channels);
+  const needCodes = opts.retrain || !m.model || m.model.key !== key || !store.has('model') || m.codesFor !== digest([key, hashDigest, m.model.trainedAt]) || !store.has('codes');
+  let backend = m.backend ?? 'not used (cached)';
+  let trained = false;
+  if (needCodes) {
+    const info = await initTf();
+    backend = info.detail;
+    m.backend = backend;
+    let ae: Autoencoder;
+    const canReuse = !opts.retrain && m.model && m.model.key === key && store.has('model');
+    if (canReuse) {
+      ae = await Autoencoder.load(store.path('model'));
+      log('model: loaded the saved autoencoder (same settings); not retrained');
+    } else {
+      if (m.model) log(`model: retraining because ${opts.retrain ? '--retrain was given' : describeKeyChange(m.model.key, key)}`);
+      ae = await Autoencoder.create({ preset: settings.preset, size: settings.size, channels, latent: settings.latent, seed: settings.seed });
+      const result = await timed('train', () =>
+        ae.train(pixels, images.length, { epochs: settings.epochs, sample: settings.sample, random: seededRandom(settings.seed), signal, onProgress }),
+      );
+      await saveModelAtomically(ae, store.path('model'));
+      m.model = { trainedAt: new Date().toISOString(), losses: result.losses, finalLoss: result.finalLoss, trainedOn: result.trainedOn, imagesPerSecond: result.imagesPerSecond, key };
+      trained = true;
+      await store.save();
+    }
+    try {
+      const enc = await timed('encode', () => ae.encode(pixels, images.length, { signal, onProgress }));
+      await store.writeArray('codes', enc.codes, [images.length, settings.latent]);
+      await store.writeArray('errors', enc.errors, [images.length]);
+    } finally {
+      ae.dispose();
+    }
+    m.codesFor = digest([key, hashDigest, m.model!.trainedAt]);
+    await store.save();
+  } else {
+    log('codes: reused (same images, same model)');
+  }
+  const codesDigest = m.codesFor!;
+  const { data: codes } = await store.readFloat('codes');
+  const d = settings.latent;
+
+  // ---- clustering: only when the codes, k or seed changed
+  let suggestReason: string | undefined;
+  const wantK = opts.k === 'suggest' ? undefined : (opts.k ?? m.clustering?.k);
+  const sameClustering = m.clustering && m.clustering.codesFor === codesDigest && m.clustering.seed === settings.seed && wantK === m.clustering.k && store.has('clusters');
+  if (!sameClustering) {
+    let k = wantK;
+    let suggested: { reason: string; scores: { k: number; silhouette: number }[] } | undefined;
+    if (k === undefined) {
+      const s = await timed('suggest-k', () => suggestK(codes, images.length, d, { seed: settings.seed, signal, onProgress }));
+      k = s.k;
+      suggested = { reason: s.reason, scores: s.scores };
+      suggestReason = s.reason;
+      log(`k: ${suggested.reason}`);
+    }
+    if (k < 1 || k > images.length) throw new UserError(`--k must be between 1 and the number of images (${images.length}); got ${k}`);
+    const km = await timed('kmeans', () => runKMeans(codes, images.length, d, k!, { seed: settings.seed, signal, onProgress }));
+    await store.writeArray('clusters', km.assignments, [images.length]);
+    m.clustering = { method: 'kmeans', k, seed: settings.seed, sizes: km.sizes, inertia: km.inertia, iterations: km.iterations, suggested, codesFor: codesDigest };
+    await store.save();
+  } else {
+    log(`clusters: reused (k=${m.clustering!.k})`);
+    suggestReason = m.clustering!.suggested?.reason;
+  }
+
+  // ---- 2-D map: only when the codes or the method changed (not when k changes)
+  const projectorName = settings.projector;
+  const sameMap = m.projection && m.projection.codesFor === codesDigest && m.projection.seed === settings.seed && m.projection.method.startsWith(projectorName === 'bh' ? 'barnes-hut' : 'tsne-js') && store.has('coords');
+  if (!sameMap) {
+    const projector = makeProjector(projectorName, images.length);
+    const res = await timed('tsne', () => projector.project(codes, images.length, d, { random: seededRandom(settings.seed), signal, onProgress, onFrame: hooks.onFrame }));
+    await store.writeArray('coords', res.coords, [images.length, 2]);
+    m.projection = { method: res.method, note: res.note, kl: res.kl, seed: settings.seed, codesFor: codesDigest };
+    if (res.note) log(`map: ${res.note}`);
+    await store.save();
+  } else {
+    log('map: reused');
+  }
+
+  m.settings = settings;
+  for (const [step, s] of Object.entries(timings)) m.timings[step] = s;
+  await store.save();
+  return {
+    project: store.dir,
+    datasetRoot: folder,
+    images: images.length,
+    newImages: unchanged ? 0 : toDecode.length,
+    skipped,
+    duplicates,
+    backend,
+    trained,
+    finalLoss: m.model?.finalLoss,
+    k: m.clustering!.k,
+    clusterSizes: m.clustering!.sizes,
+    suggestReason,
+    projection: { method: m.projection!.method, note: m.projection!.note },
+    timings,
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+}
+
+/** Save into a temporary folder first, so a crash mid-save never leaves a half-written model beside a manifest that trusts it. */
+async function saveModelAtomically(ae: Autoencoder, dir: string): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await ae.save(tmp);
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
+}
+
+/** Images whose content hash equals an earlier image's. */
+export function findDuplicates(images: ImageEntry[]): { path: string; duplicateOf: string }[] {
+  const first = new Map<string, string>();
+  const out: { path: string; duplicateOf: string }[] = [];
+  for (const img of images) {
+    const f = first.get(img.hash);
+    if (f === undefined) first.set(img.hash, img.path);
+    else out.push({ path: img.path, duplicateOf: f });
+  }
+  return out;
+}
+
+function describeKeyChange(oldKey: string, newKey: string): string {
+  const a = JSON.parse(oldKey) as Record<string, unknown>;
+  const b = JSON.parse(newKey) as Record<string, unknown>;
+  const changed = Object.keys(b).filter((k) => a[k] !== b[k]).map((k) => `${k} ${String(a[k])} → ${String(b[k])}`);
+  return changed.length ? `settings changed (${changed.join(', ')})` : 'the saved model is missing';
+}
+
+export type { Manifest };

@@ -1,0 +1,111 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { mkdtemp, copyFile, readdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { analyze, type AnalyzeOptions } from '../../src/core/pipeline.js';
+import { ProjectStore } from '../../src/core/project.js';
+import { exportCsv, importLabels, labelClusters, labelPaths } from '../../src/core/operations.js';
+import { ensureDemoFolder, type DemoFolder } from '../../src/core/demo.js';
+import { CancelledError } from '../../src/core/types.js';
+
+// Small and quick: 300 real Fashion-MNIST images, 16×16, one epoch.
+const FAST: Partial<AnalyzeOptions> = { size: 16, epochs: 1, latent: 8, k: 4, seed: 7 };
+
+describe('pipeline: the project store redoes only what changed', () => {
+  let demo: DemoFolder;
+  let tmp: string;
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'cl-pipe-'));
+    demo = await ensureDemoFolder({ limit: 300, dir: join(tmp, 'demo') });
+  });
+
+  it('builds, re-opens without work, re-clusters only on a new k, and decodes only new images', async () => {
+    const folder = join(tmp, 'imgs');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(folder);
+    const files = (await readdir(demo.imagesDir)).sort();
+    for (const f of files.slice(0, 250)) await copyFile(join(demo.imagesDir, f), join(folder, f));
+    const project = join(tmp, 'p1');
+
+    const first = await analyze({ folder, project, ...FAST });
+    expect(first.images).toBe(250);
+    expect(first.trained).toBe(true);
+    expect(Object.keys(first.timings)).toEqual(expect.arrayContaining(['scan', 'decode', 'train', 'encode', 'kmeans', 'tsne']));
+    const store = await ProjectStore.open(project);
+    expect(store.n).toBe(250);
+    expect((await store.readFloat('codes')).shape).toEqual([250, 8]);
+    expect((await store.readFloat('coords')).shape).toEqual([250, 2]);
+
+    // labels survive re-analysis (they are keyed by path)
+    await labelClusters(store, [{ cluster: 0, label: 'zero' }]);
+    const zeroCount = first.clusterSizes[0];
+
+    // nothing changed: nothing is redone
+    const again = await analyze({ folder, project });
+    expect(again.trained).toBe(false);
+    expect(Object.keys(again.timings)).toEqual(['scan']);
+
+    // another k: clustering only
+    const k6 = await analyze({ folder, project, k: 6 });
+    expect(Object.keys(k6.timings).sort()).toEqual(['kmeans', 'scan']);
+    expect(k6.clusterSizes).toHaveLength(6);
+
+    // new images: only they are decoded; the model is reused, never retrained silently
+    for (const f of files.slice(250, 300)) await copyFile(join(demo.imagesDir, f), join(folder, f));
+    await rm(join(folder, files[0]));
+    const grown = await analyze({ folder, project });
+    expect(grown.images).toBe(299);
+    expect(grown.newImages).toBe(50);
+    expect(grown.trained).toBe(false);
+    expect(Object.keys(grown.timings).sort()).toEqual(['decode', 'encode', 'kmeans', 'scan', 'tsne']);
+
+    const out = join(tmp, 'out.csv');
+    const reopened = await ProjectStore.open(project);
+    await exportCsv(reopened, out);
+    const rows = parse(await readFile(out), { columns: true }) as Record<string, string>[];
+    expect(rows).toHaveLength(299);
+    const zero = rows.filter((r) => r.label === 'zero');
+    expect(zero.length).toBeGreaterThanOrEqual(zeroCount - 1); // one image of cluster 0 may have been the deleted one
+    expect(zero.length).toBeLessThanOrEqual(zeroCount);
+
+    // changing a model setting retrains, and says why
+    const logs: string[] = [];
+    const re = await analyze({ folder, project, latent: 6 }, { onLog: (l) => logs.push(l) });
+    expect(re.trained).toBe(true);
+    expect(logs.join('\n')).toMatch(/retraining because settings changed \(latent 8 → 6\)/);
+  });
+
+  it('a cancelled run leaves the previous consistent project', async () => {
+    const project = join(tmp, 'p2');
+    await analyze({ folder: demo.imagesDir, project, ...FAST });
+    const ac = new AbortController();
+    const run = analyze({ folder: demo.imagesDir, project, retrain: true, epochs: 3 }, {
+      signal: ac.signal,
+      onProgress: (p) => { if (p.step === 'train' && p.done > 2) ac.abort(); },
+    });
+    await expect(run).rejects.toBeInstanceOf(CancelledError);
+    const store = await ProjectStore.open(project);
+    expect(store.n).toBe(300);
+    expect((await store.readClusters()).length).toBe(300);
+    // and the next run finishes from there without retraining (the model on disk is the old, complete one)
+    const after = await analyze({ folder: demo.imagesDir, project });
+    expect(after.trained).toBe(false);
+  });
+
+  it('imports labels from a CSV, merging and reporting unknown paths', async () => {
+    const project = join(tmp, 'p2');
+    const store = await ProjectStore.open(project);
+    await labelPaths(store, [store.manifest.images[0].path], 'first', 'single');
+    const csv = join(tmp, 'in.csv');
+    await writeFile(csv, `path,label\n${store.manifest.images[1].path},second\nnot/there.png,x\n`);
+    const r = await importLabels(store, csv);
+    expect(r.applied).toBe(1);
+    expect(r.unknown).toEqual(['not/there.png']);
+    const out = join(tmp, 'p2.csv');
+    await exportCsv(store, out);
+    const rows = parse(await readFile(out), { columns: true }) as Record<string, string>[];
+    expect(rows.find((x) => x.path === store.manifest.images[0].path)?.label).toBe('first');
+    expect(rows.find((x) => x.path === store.manifest.images[1].path)?.label_source).toBe('import');
+  });
+});

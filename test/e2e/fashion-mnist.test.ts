@@ -1,0 +1,85 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { ensureDemoFolder, type DemoFolder } from '../../src/core/demo.js';
+import { purity } from '../../src/core/metrics.js';
+
+const run = promisify(execFile);
+const CLI = join(import.meta.dirname, '..', '..', 'bin', 'clusterlens.js');
+
+/** The real CLI as a user runs it (compiled by `npm test`'s build step). */
+function cli(...args: string[]) {
+  return run(process.execPath, [CLI, ...args], { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, CI: 'true' } });
+}
+
+describe('end to end on 2,000 real Fashion-MNIST images', () => {
+  let tmp: string;
+  let demo: DemoFolder;
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'clusterlens-e2e-'));
+    demo = await ensureDemoFolder({ limit: 2000, dir: join(tmp, 'data') });
+  });
+
+  it('analyze → label clusters → export gives 2,000 rows with labels, and clusters of purity ≥ 0.55 at k=10', async () => {
+    const project = join(tmp, 'project');
+    const a = await cli('analyze', demo.imagesDir, '--project', project, '--k', '10', '--size', '28', '--json');
+    const summary = JSON.parse(a.stdout.trim().split('\n').pop()!);
+    expect(summary.images).toBe(2000);
+    expect(summary.skipped).toEqual([]);
+    expect(summary.k).toBe(10);
+    expect(summary.clusterSizes.reduce((x: number, y: number) => x + y, 0)).toBe(2000);
+    expect(summary.trained).toBe(true);
+    expect(Number.isFinite(summary.finalLoss)).toBe(true);
+    // progress bars went to stderr, not stdout
+    expect(a.stderr).toMatch(/train/);
+
+    // Label every cluster by the majority true class of its members, as a person looking at the map would.
+    const info = JSON.parse((await cli('info', project, '--json')).stdout);
+    expect(info.images).toBe(2000);
+    const exported0 = join(tmp, 'before.csv');
+    await cli('export', project, '--out', exported0);
+    const rows0 = parse(await readFile(exported0), { columns: true }) as Record<string, string>[];
+    const byCluster = new Map<string, Map<string, number>>();
+    for (const r of rows0) {
+      const m = byCluster.get(r.cluster) ?? new Map<string, number>();
+      const t = demo.truth.get(r.path)!;
+      m.set(t, (m.get(t) ?? 0) + 1);
+      byCluster.set(r.cluster, m);
+    }
+    const args: string[] = [];
+    for (const [c, counts] of byCluster) {
+      const best = [...counts.entries()].sort((x, y) => y[1] - x[1])[0][0];
+      args.push('--cluster', c, '--as', best);
+    }
+    await cli('label', project, ...args);
+
+    const out = join(tmp, 'labels.csv');
+    await cli('export', project, '--out', out);
+    const rows = parse(await readFile(out), { columns: true }) as Record<string, string>[];
+    expect(rows).toHaveLength(2000);
+    expect(Object.keys(rows[0])).toEqual(['path', 'label', 'label_source', 'cluster', 'x', 'y', 'reconstruction_error']);
+    expect(new Set(rows.map((r) => r.path)).size).toBe(2000);
+    expect(rows.every((r) => r.label !== '' && r.label_source === 'cluster')).toBe(true);
+    expect(rows.every((r) => Number.isFinite(Number(r.x)) && Number.isFinite(Number(r.y)) && Number(r.reconstruction_error) >= 0)).toBe(true);
+
+    const classes = [...new Set(demo.truth.values())];
+    const truth = Int32Array.from(rows, (r) => classes.indexOf(demo.truth.get(r.path)!));
+    const pred = Int32Array.from(rows, (r) => Number(r.cluster));
+    const p = purity(pred, truth);
+    console.log(`e2e: purity at k=10 on 2,000 Fashion-MNIST images = ${p.toFixed(3)}; seconds per step ${JSON.stringify(summary.timings)}`);
+    expect(p).toBeGreaterThanOrEqual(0.55);
+    // labeling each cluster by its majority class makes exactly `purity` of the rows right
+    const correct = rows.filter((r) => r.label === demo.truth.get(r.path)).length / rows.length;
+    expect(correct).toBeCloseTo(p, 10);
+
+    // re-analysing with another k re-clusters only: no decode, no training, no new map
+    const b = JSON.parse((await cli('analyze', demo.imagesDir, '--project', project, '--k', '5', '--json')).stdout.trim().split('\n').pop()!);
+    expect(b.trained).toBe(false);
+    expect(Object.keys(b.timings).sort()).toEqual(['kmeans', 'scan']);
+    expect(b.k).toBe(5);
+  }, 600_000);
+});
