@@ -9,6 +9,7 @@ import { DEFAULTS } from '../core/defaults.js';
 import { ensureDemoFolder, PACKAGE_ROOT } from '../core/demo.js';
 import { CancelledError, UserError } from '../core/types.js';
 import { ProgressBars, fmtSeconds } from './progress.js';
+import { registerSimilarityCommands } from './similarity.js';
 
 function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
@@ -184,6 +185,7 @@ export function buildProgram(): Command {
     process.stdout.write(`next: clusterlens label ${o.project} --cluster 0 --as "<name>"  then  clusterlens export ${o.project} --out labels.csv\n`);
   });
 
+  registerSimilarityCommands(program);
   return program;
 }
 
@@ -207,13 +209,15 @@ async function runAnalyze(folder: string, project: string, o: RunOpts): Promise<
   const ac = abortOnSigint();
   const t0 = performance.now();
   try {
-    return await analyze(
+    const summary = await analyze(
       { folder, project, k: o.k, seed: o.seed, size: o.size, latent: o.latent, epochs: o.epochs, sample: o.sample, color: o.color, preset: o.preset, projector: o.projector, retrain: o.retrain },
       { onProgress: bars.update, onLog: (l) => { bars.finishLine(); process.stderr.write(l + '\n'); }, signal: ac.signal },
     );
+    bars.finishLine();
+    process.stderr.write(`analyze: done in ${fmtSeconds((performance.now() - t0) / 1000)}\n`);
+    return summary;
   } finally {
     bars.finishLine();
-    process.stderr.write(`analyze: ${fmtSeconds((performance.now() - t0) / 1000)}\n`);
   }
 }
 

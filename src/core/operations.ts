@@ -66,7 +66,7 @@ export async function importLabels(store: ProjectStore, csvFile: string): Promis
   return { applied, unknown, problems };
 }
 
-export const EXPORT_COLUMNS = ['path', 'label', 'label_source', 'cluster', 'x', 'y', 'reconstruction_error'] as const;
+export const EXPORT_COLUMNS = ['path', 'label', 'label_source', 'cluster', 'x', 'y', 'reconstruction_error', 'outlier_score', 'duplicate_of'] as const;
 
 /** Export one row per image, in project order. */
 export async function exportCsv(store: ProjectStore, outFile: string): Promise<{ rows: number; labeled: number }> {
@@ -75,6 +75,9 @@ export async function exportCsv(store: ProjectStore, outFile: string): Promise<{
   const clusters = store.has('clusters') ? await store.readClusters() : undefined;
   const coords = store.has('coords') ? (await store.readFloat('coords')).data : undefined;
   const errors = store.has('errors') ? (await store.readFloat('errors')).data : undefined;
+  const outliers = store.has('outliers') ? (await store.readFloat('outliers')).data : undefined;
+  const dups = store.has('duplicates') ? await store.readInt('duplicates') : undefined;
+  const images = store.manifest.images;
   const labels = await store.openLabels();
   let labeled = 0;
   try {
@@ -88,7 +91,9 @@ export async function exportCsv(store: ProjectStore, outFile: string): Promise<{
         clusters ? clusters[i] : '',
         coords ? round(coords[2 * i]) : '',
         coords ? round(coords[2 * i + 1]) : '',
-        errors ? round(errors[i], 6) : '',
+        errors ? significant(errors[i]) : '',
+        outliers ? round(outliers[i]) : '',
+        dups && dups[i] >= 0 ? images[dups[i]].path : '',
       ];
     });
     await writeCsv(outFile, [...EXPORT_COLUMNS], rows);
@@ -96,6 +101,10 @@ export async function exportCsv(store: ProjectStore, outFile: string): Promise<{
     await labels.close();
   }
   return { rows: n, labeled };
+}
+
+function significant(v: number, digits = 5): number {
+  return Number(v.toPrecision(digits));
 }
 
 function round(v: number, digits = 4): number {

@@ -9,6 +9,7 @@ import { initTf } from './tf/backend.js';
 import { runKMeans, suggestK } from './kmeans.js';
 import { makeProjector } from './projectors.js';
 import { seededRandom } from './random.js';
+import { findDuplicateRows, outlierScores } from './outliers.js';
 import { ProjectStore, type ImageEntry, type Manifest, type Settings } from './project.js';
 import { DEFAULTS } from './defaults.js';
 import type { ProjectionFrame } from './projection.js';
@@ -218,6 +219,21 @@ export async function analyze(opts: AnalyzeOptions, hooks: AnalyzeHooks = {}): P
   const codesDigest = m.codesFor!;
   const { data: codes } = await store.readFloat('codes');
   const d = settings.latent;
+
+  // ---- outlier scores and near-duplicates: only when the codes changed
+  if (m.outliersFor !== codesDigest || !store.has('outliers') || !store.has('duplicates')) {
+    await timed('outliers', async () => {
+      const errors = store.has('errors') ? (await store.readFloat('errors')).data : undefined;
+      const o = await outlierScores(codes, images.length, d, errors, { signal, onProgress });
+      const dups = findDuplicateRows(images.map((i) => i.hash), o.knn, { data: codes, d });
+      const dupOf = new Int32Array(images.length).fill(-1);
+      for (const x of dups.duplicates) dupOf[x.index] = x.of;
+      await store.writeArray('outliers', Float32Array.from(o.scores), [images.length]);
+      await store.writeArray('duplicates', dupOf, [images.length]);
+    });
+    m.outliersFor = codesDigest;
+    await store.save();
+  }
 
   // ---- clustering: only when the codes, k or seed changed
   let suggestReason: string | undefined;

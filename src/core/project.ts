@@ -18,6 +18,8 @@ import { UserError } from './types.js';
  *   errors.npy       reconstruction error per image, float32 N
  *   clusters.npy     cluster id per image, int32 N
  *   coords.npy       2-D map, float32 N×2
+ *   outliers.npy     outlier score per image, float32 N (robust z of reconstruction error and kNN distance)
+ *   duplicates.npy   row of the first image this one duplicates (same content or near-identical code), or -1
  *   labels.json, labels.journal   labels (snapshot + fsync'd journal of edits)
  *
  * Every file is written atomically (temp + rename); the manifest is written last, so a crash or a
@@ -61,6 +63,8 @@ export const Manifest = z.object({
       key: z.string(),
     })
     .optional(),
+  /** Digest of the codes the outlier scores and duplicates were computed from. */
+  outliersFor: z.string().optional(),
   /** Content hash list digest the codes were computed for. */
   codesFor: z.string().optional(),
   clustering: z
@@ -89,6 +93,8 @@ export const FILES = {
   errors: 'errors.npy',
   clusters: 'clusters.npy',
   coords: 'coords.npy',
+  outliers: 'outliers.npy',
+  duplicates: 'duplicates.npy',
   model: 'model',
 } as const;
 
@@ -152,7 +158,7 @@ export class ProjectStore {
     return this.manifest.images.length;
   }
 
-  has(name: 'pixels' | 'codes' | 'errors' | 'clusters' | 'coords' | 'model'): boolean {
+  has(name: keyof typeof FILES): boolean {
     return existsSync(this.path(name));
   }
 
@@ -169,7 +175,7 @@ export class ProjectStore {
     await writeNpy(this.path('pixels'), pixels, [this.n, s, s, this.manifest.channels]);
   }
 
-  async readFloat(name: 'codes' | 'errors' | 'coords'): Promise<{ data: Float32Array; shape: number[] }> {
+  async readFloat(name: 'codes' | 'errors' | 'coords' | 'outliers'): Promise<{ data: Float32Array; shape: number[] }> {
     const { data, shape } = await readNpy(this.path(name));
     if (!(data instanceof Float32Array)) throw new UserError(`${this.path(name)}: expected float32`);
     if (shape[0] !== this.n) throw new UserError(`${this.path(name)}: ${shape[0]} rows but the project has ${this.n} images`);
@@ -177,12 +183,16 @@ export class ProjectStore {
   }
 
   async readClusters(): Promise<Int32Array> {
-    const { data, shape } = await readNpy(this.path('clusters'));
-    if (!(data instanceof Int32Array) || shape[0] !== this.n) throw new UserError(`${this.path('clusters')}: does not match the project`);
+    return this.readInt('clusters');
+  }
+
+  async readInt(name: 'clusters' | 'duplicates'): Promise<Int32Array> {
+    const { data, shape } = await readNpy(this.path(name));
+    if (!(data instanceof Int32Array) || shape[0] !== this.n) throw new UserError(`${this.path(name)}: does not match the project`);
     return data;
   }
 
-  async writeArray(name: 'codes' | 'errors' | 'coords' | 'clusters', data: Float32Array | Int32Array, shape: number[]): Promise<void> {
+  async writeArray(name: 'codes' | 'errors' | 'coords' | 'clusters' | 'outliers' | 'duplicates', data: Float32Array | Int32Array, shape: number[]): Promise<void> {
     await writeNpy(this.path(name), data, shape);
   }
 

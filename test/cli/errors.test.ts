@@ -49,6 +49,6 @@ describe('CLI user errors', () => {
   it('--help lists every command', async () => {
     const r = await cli('--help');
     expect(r.code).toBe(0);
-    for (const c of ['analyze', 'label', 'export', 'info', 'demo']) expect(r.stdout).toContain(c);
+    for (const c of ['analyze', 'label', 'export', 'info', 'demo', 'similar', 'outliers', 'score', 'export-embeddings']) expect(r.stdout).toContain(c);
   });
 });

@@ -31,7 +31,7 @@ describe('pipeline: the project store redoes only what changed', () => {
     const first = await analyze({ folder, project, ...FAST });
     expect(first.images).toBe(250);
     expect(first.trained).toBe(true);
-    expect(Object.keys(first.timings)).toEqual(expect.arrayContaining(['scan', 'decode', 'train', 'encode', 'kmeans', 'tsne']));
+    expect(Object.keys(first.timings)).toEqual(expect.arrayContaining(['scan', 'decode', 'train', 'encode', 'outliers', 'kmeans', 'tsne']));
     const store = await ProjectStore.open(project);
     expect(store.n).toBe(250);
     expect((await store.readFloat('codes')).shape).toEqual([250, 8]);
@@ -58,7 +58,7 @@ describe('pipeline: the project store redoes only what changed', () => {
     expect(grown.images).toBe(299);
     expect(grown.newImages).toBe(50);
     expect(grown.trained).toBe(false);
-    expect(Object.keys(grown.timings).sort()).toEqual(['decode', 'encode', 'kmeans', 'scan', 'tsne']);
+    expect(Object.keys(grown.timings).sort()).toEqual(['decode', 'encode', 'kmeans', 'outliers', 'scan', 'tsne']);
 
     const out = join(tmp, 'out.csv');
     const reopened = await ProjectStore.open(project);

@@ -61,7 +61,7 @@ describe('end to end on 2,000 real Fashion-MNIST images', () => {
     await cli('export', project, '--out', out);
     const rows = parse(await readFile(out), { columns: true }) as Record<string, string>[];
     expect(rows).toHaveLength(2000);
-    expect(Object.keys(rows[0])).toEqual(['path', 'label', 'label_source', 'cluster', 'x', 'y', 'reconstruction_error']);
+    expect(Object.keys(rows[0])).toEqual(['path', 'label', 'label_source', 'cluster', 'x', 'y', 'reconstruction_error', 'outlier_score', 'duplicate_of']);
     expect(new Set(rows.map((r) => r.path)).size).toBe(2000);
     expect(rows.every((r) => r.label !== '' && r.label_source === 'cluster')).toBe(true);
     expect(rows.every((r) => Number.isFinite(Number(r.x)) && Number.isFinite(Number(r.y)) && Number(r.reconstruction_error) >= 0)).toBe(true);
