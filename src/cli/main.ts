@@ -93,6 +93,7 @@ export function buildProgram(): Command {
       .addOption(new Option('--color <mode>', 'colour mode (default auto: grayscale when every image is)').choices(['auto', 'rgb', 'gray']))
       .option('--preset <name>', `autoencoder preset from models/presets (default ${DEFAULTS.preset})`)
       .addOption(new Option('--projector <name>', 'map method: bh = Barnes-Hut t-SNE (scales), exact = tsne-js (O(N²), samples above its limit)').choices(['bh', 'exact']))
+      .addOption(new Option('--cluster-on <space>', 'what k-means clusters: map = the 2-D t-SNE map (default; separates classes better), codes = the latent codes').choices(['map', 'codes']))
       .option('--retrain', 'train the autoencoder again even if a model for these settings exists')
       .option('--json', 'print the summary as JSON');
 
@@ -200,6 +201,7 @@ interface RunOpts {
   color?: 'auto' | 'rgb' | 'gray';
   preset?: string;
   projector?: 'bh' | 'exact';
+  clusterOn?: 'map' | 'codes';
   retrain?: boolean;
   json?: boolean;
 }
@@ -210,7 +212,7 @@ async function runAnalyze(folder: string, project: string, o: RunOpts): Promise<
   const t0 = performance.now();
   try {
     const summary = await analyze(
-      { folder, project, k: o.k, seed: o.seed, size: o.size, latent: o.latent, epochs: o.epochs, sample: o.sample, color: o.color, preset: o.preset, projector: o.projector, retrain: o.retrain },
+      { folder, project, k: o.k, seed: o.seed, size: o.size, latent: o.latent, epochs: o.epochs, sample: o.sample, color: o.color, preset: o.preset, projector: o.projector, clusterOn: o.clusterOn, retrain: o.retrain },
       { onProgress: bars.update, onLog: (l) => { bars.finishLine(); process.stderr.write(l + '\n'); }, signal: ac.signal },
     );
     bars.finishLine();

@@ -13,4 +13,5 @@ export const DEFAULTS: Settings = {
   sample: 10_000,
   seed: 1,
   projector: 'bh',
+  clusterOn: 'map',
 };

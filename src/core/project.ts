@@ -38,6 +38,7 @@ export const Settings = z.object({
   sample: z.number().int().min(1),
   seed: z.number().int(),
   projector: z.enum(['bh', 'exact']),
+  clusterOn: z.enum(['map', 'codes']).default('map'),
 });
 export type Settings = z.infer<typeof Settings>;
 
