@@ -8,8 +8,9 @@ import { projectInfo, type ProjectInfo } from '../core/info.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { ensureDemoFolder, PACKAGE_ROOT } from '../core/demo.js';
 import { CancelledError, UserError } from '../core/types.js';
+import type { EditSummary } from '../core/labels.js';
 import { ProgressBars, fmtSeconds } from './progress.js';
-import { registerSimilarityCommands } from './similarity.js';
+import { exportEmbeddingsCommand, registerSimilarityCommands } from './similarity.js';
 
 function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
@@ -142,13 +143,18 @@ export function buildProgram(): Command {
 
   program
     .command('export')
-    .description('write the labeled CSV: path,label,label_source,cluster,x,y,reconstruction_error')
+    .description('write the labeled CSV (path,label,label_source,cluster,x,y,reconstruction_error,outlier_score,duplicate_of) and/or the embeddings')
     .argument('<project>', 'project folder')
-    .requiredOption('--out <file.csv>', 'CSV file to write')
-    .action(async (dir: string, o: { out: string }) => {
+    .option('--out <file.csv>', 'CSV file to write')
+    .option('--embeddings <file.npy>', 'also write the latent codes (float32 N×d .npy, rows in CSV order)')
+    .action(async (dir: string, o: { out?: string; embeddings?: string }) => {
+      if (!o.out && !o.embeddings) throw new UserError('nothing to do: give --out FILE.csv and/or --embeddings FILE.npy');
       const store = await ProjectStore.open(dir);
-      const r = await exportCsv(store, resolve(o.out));
-      process.stdout.write(`wrote ${r.rows} rows (${r.labeled} labeled) to ${resolve(o.out)}\n`);
+      if (o.out) {
+        const r = await exportCsv(store, resolve(o.out));
+        process.stdout.write(`wrote ${r.rows} rows (${r.labeled} labeled) to ${resolve(o.out)}\n`);
+      }
+      if (o.embeddings) await exportEmbeddingsCommand(dir, { out: o.embeddings });
     });
 
   program
@@ -223,8 +229,10 @@ async function runAnalyze(folder: string, project: string, o: RunOpts): Promise<
   }
 }
 
-function describeEdit(e: { label?: string | null; count?: number; kind?: string }): string {
-  return JSON.stringify(e);
+function describeEdit(e: EditSummary): string {
+  const what =
+    e.kind === 'rename' ? `rename "${e.from}" → "${e.label}"` : e.kind === 'delete' ? `delete label "${e.label}"` : e.kind === 'clear' ? 'clear labels' : `label "${e.label}"`;
+  return `${what} on ${e.count} image${e.count === 1 ? '' : 's'}${e.note ? ` (${e.note})` : ''}`;
 }
 
 /** Entry point: run the CLI and turn user errors into one line without a stack trace. */
