@@ -47,37 +47,12 @@ export function entropyTerm(P: CsrMatrix): number {
   return s;
 }
 
-/** The strict upper triangle (j > i) of a symmetric CSR matrix: each pair once. */
-export function upperTriangle(P: CsrMatrix): CsrMatrix {
-  const { n, rowPtr, cols, values } = P;
-  const ptr = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) {
-    let c = 0;
-    for (let e = rowPtr[i]; e < rowPtr[i + 1]; e++) if (cols[e] > i) c++;
-    ptr[i + 1] = ptr[i] + c;
-  }
-  const uc = new Int32Array(ptr[n]);
-  const uv = new Float64Array(ptr[n]);
-  let m = 0;
-  for (let i = 0; i < n; i++) {
-    for (let e = rowPtr[i]; e < rowPtr[i + 1]; e++) {
-      if (cols[e] > i) {
-        uc[m] = cols[e];
-        uv[m] = values[e];
-        m++;
-      }
-    }
-  }
-  return { n, rowPtr: ptr, cols: uc, values: uv };
-}
-
 /**
- * Attractive forces attr[i] = Σ_j p_ij w_ij (y_i − y_j) from the upper triangle U of the symmetric P (each pair is
- * visited once and acts on both points). Returns Σ_ij p_ij log w_ij over the full P when withKl (else 0).
+ * Attractive forces attr[i] = Σ_j p_ij w_ij (y_i − y_j). Returns Σ p_ij log w_ij when withKl (else 0).
+ * (Visiting each symmetric pair once and scattering to both points was measured no faster: the gathers dominate.)
  */
-export function attractiveForces(U: CsrMatrix, y: Float64Array, attr: Float64Array, withKl = true): number {
-  const { n, rowPtr, cols, values } = U;
-  attr.fill(0, 0, 2 * n);
+export function attractiveForces(P: CsrMatrix, y: Float64Array, attr: Float64Array, withKl = true): number {
+  const { n, rowPtr, cols, values } = P;
   let plogw = 0;
   for (let i = 0; i < n; i++) {
     const xi = y[2 * i];
@@ -92,11 +67,9 @@ export function attractiveForces(U: CsrMatrix, y: Float64Array, attr: Float64Arr
       const pw = values[e] / (1 + dx * dx + dy * dy);
       fx += pw * dx;
       fy += pw * dy;
-      attr[2 * j] -= pw * dx;
-      attr[2 * j + 1] -= pw * dy;
     }
-    attr[2 * i] += fx;
-    attr[2 * i + 1] += fy;
+    attr[2 * i] = fx;
+    attr[2 * i + 1] = fy;
     if (withKl) {
       let lw = 0;
       for (let e = rowPtr[i]; e < e1; e++) {
@@ -105,7 +78,7 @@ export function attractiveForces(U: CsrMatrix, y: Float64Array, attr: Float64Arr
         const dy = yi - y[2 * j + 1];
         lw -= values[e] * Math.log(1 + dx * dx + dy * dy);
       }
-      plogw += 2 * lw;
+      plogw += lw;
     }
   }
   return plogw;
@@ -120,8 +93,7 @@ export class BarnesHutOptimizer {
   iteration = 0;
   /** KL divergence at the last iteration where it was computed (BH estimate of Z, exact over the sparse P). */
   kl: number | undefined;
-  /** Upper triangle of P (each symmetric pair once). */
-  private readonly U: CsrMatrix;
+  private readonly P: CsrMatrix;
   private readonly pLogP: number;
   private readonly tree: QuadTree;
   private readonly stack = traversalStack();
@@ -136,7 +108,7 @@ export class BarnesHutOptimizer {
   constructor(P: CsrMatrix, y: Float64Array, opts: Partial<OptimizeOptions> = {}) {
     this.opts = { ...DEFAULT_OPTIMIZE, ...opts };
     this.n = P.n;
-    this.U = upperTriangle(P);
+    this.P = P;
     this.y = y;
     this.learningRate = this.opts.learningRate ?? autoLearningRate(this.n, this.opts.earlyExaggeration);
     this.pLogP = entropyTerm(P);
@@ -160,7 +132,7 @@ export class BarnesHutOptimizer {
     const z = this.pool
       ? await this.pool.run(this.tree, this.opts.theta)
       : repulsiveForces(this.tree, this.n, this.opts.theta, this.rep, this.z, this.stack);
-    const plogw = attractiveForces(this.U, this.y, this.attr, withKl);
+    const plogw = attractiveForces(this.P, this.y, this.attr, withKl);
     return { z, plogw };
   }
 
