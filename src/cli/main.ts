@@ -1,12 +1,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { join, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { analyze, type AnalyzeSummary } from '../core/pipeline.js';
 import { ProjectStore } from '../core/project.js';
 import { exportCsv, importLabels, labelClusters } from '../core/operations.js';
 import { projectInfo, type ProjectInfo } from '../core/info.js';
 import { DEFAULTS } from '../core/defaults.js';
-import { ensureDemoFolder, PACKAGE_ROOT } from '../core/demo.js';
+import { DEMO_CHECKPOINT, DEMO_SETTINGS, ensureDemoFolder, PACKAGE_ROOT } from '../core/demo.js';
 import { CancelledError, UserError } from '../core/types.js';
 import type { EditSummary } from '../core/labels.js';
 import { ProgressBars, fmtSeconds } from './progress.js';
@@ -180,7 +180,7 @@ export function buildProgram(): Command {
     const demo = await ensureDemoFolder({ limit: o.images, onProgress: bars.update });
     bars.finishLine();
     process.stderr.write(`demo images: ${demo.n} Fashion-MNIST PNGs in ${demo.imagesDir}\n`);
-    const summary = await runAnalyze(demo.imagesDir, o.project!, { size: 28, k: 10, ...o });
+    const summary = await runAnalyze(demo.imagesDir, o.project!, { ...DEMO_SETTINGS, ...o }, existsSync(DEMO_CHECKPOINT) ? DEMO_CHECKPOINT : undefined);
     if (o.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else printSummary(summary);
     const store = await ProjectStore.open(o.project!);
@@ -212,13 +212,13 @@ interface RunOpts {
   json?: boolean;
 }
 
-async function runAnalyze(folder: string, project: string, o: RunOpts): Promise<AnalyzeSummary> {
+async function runAnalyze(folder: string, project: string, o: RunOpts, pretrained?: string): Promise<AnalyzeSummary> {
   const bars = new ProgressBars();
   const ac = abortOnSigint();
   const t0 = performance.now();
   try {
     const summary = await analyze(
-      { folder, project, k: o.k, seed: o.seed, size: o.size, latent: o.latent, epochs: o.epochs, sample: o.sample, color: o.color, preset: o.preset, projector: o.projector, clusterOn: o.clusterOn, retrain: o.retrain },
+      { folder, project, k: o.k, seed: o.seed, size: o.size, latent: o.latent, epochs: o.epochs, sample: o.sample, color: o.color, preset: o.preset, projector: o.projector, clusterOn: o.clusterOn, retrain: o.retrain, pretrained },
       { onProgress: bars.update, onLog: (l) => { bars.finishLine(); process.stderr.write(l + '\n'); }, signal: ac.signal },
     );
     bars.finishLine();

@@ -27,6 +27,10 @@ export interface PackHeader {
 /** Root of the installed package (two levels above src/core or dist/core). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DEMO_PACK = join(PACKAGE_ROOT, 'models', 'demo', 'fashion-mnist-sample.pack.gz');
+/** The demo set's pretrained autoencoder (scripts/make-demo-checkpoint.ts). */
+export const DEMO_CHECKPOINT = join(PACKAGE_ROOT, 'models', 'demo', 'checkpoint');
+/** The settings the demo runs with; the checkpoint was trained with exactly these (plus the defaults). */
+export const DEMO_SETTINGS = { size: 28, k: 10 } as const;
 
 export function encodePack(header: Omit<PackHeader, 'format' | 'version'>, labels: Uint8Array, pixels: Uint8Array): Buffer {
   const full: PackHeader = { format: 'clusterlens-pack', version: 1, ...header };

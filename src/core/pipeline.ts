@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { rename, rm } from 'node:fs/promises';
+import { cp, readFile, rename, rm } from 'node:fs/promises';
 import { scanFolder } from './scan.js';
 import { decodeImages } from './decode.js';
 import { Autoencoder } from './autoencoder.js';
@@ -32,6 +32,11 @@ export interface AnalyzeOptions {
   k?: number | 'suggest';
   /** Train the autoencoder again even when a model for these settings exists. */
   retrain?: boolean;
+  /**
+   * A saved model folder (with training.json, as made by scripts/make-demo-checkpoint.ts) to use instead of
+   * training when it was trained with exactly these settings; the bundled demo uses it to open in seconds.
+   */
+  pretrained?: string;
 }
 
 export interface AnalyzeHooks {
@@ -193,9 +198,17 @@ export async function analyze(opts: AnalyzeOptions, hooks: AnalyzeHooks = {}): P
     m.backend = backend;
     let ae: Autoencoder;
     const canReuse = !opts.retrain && m.model && m.model.key === key && store.has('model');
+    const pretrained = !canReuse && !opts.retrain && opts.pretrained ? await readPretrained(opts.pretrained, key) : undefined;
     if (canReuse) {
       ae = await Autoencoder.load(store.path('model'));
       log('model: loaded the saved autoencoder (same settings); not retrained');
+    } else if (pretrained) {
+      await rm(store.path('model'), { recursive: true, force: true });
+      await cp(opts.pretrained!, store.path('model'), { recursive: true });
+      ae = await Autoencoder.load(store.path('model'));
+      m.model = { ...pretrained.model, key };
+      await store.save();
+      log(`model: using the pretrained checkpoint ${opts.pretrained} (trained with these settings on ${pretrained.model.trainedOn} images)`);
     } else {
       if (m.model) log(`model: retraining because ${opts.retrain ? '--retrain was given' : describeKeyChange(m.model.key, key)}`);
       ae = await Autoencoder.create({ preset: settings.preset, size: settings.size, channels, latent: settings.latent, seed: settings.seed });
@@ -303,6 +316,21 @@ export async function analyze(opts: AnalyzeOptions, hooks: AnalyzeHooks = {}): P
     timings,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
+}
+
+/** training.json beside a pretrained model: the settings key it was trained with and its training record. */
+export interface PretrainedRecord {
+  key: string;
+  model: { trainedAt: string; losses: number[]; finalLoss: number; trainedOn: number; imagesPerSecond: number };
+}
+
+async function readPretrained(dir: string, key: string): Promise<PretrainedRecord | undefined> {
+  try {
+    const rec = JSON.parse(await readFile(resolve(dir, 'training.json'), 'utf8')) as PretrainedRecord;
+    return rec.key === key ? rec : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Save into a temporary folder first, so a crash mid-save never leaves a half-written model beside a manifest that trusts it. */
