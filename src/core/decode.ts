@@ -18,7 +18,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import type { SkippedFile } from './scan.js';
-import { CancelledError, UserError, throwIfAborted, type StepOptions } from './types.js';
+import { CancelledError, UserError, throwIfAborted, type StepOptions, throttledProgress } from './types.js';
 
 export type Fit = 'cover' | 'contain' | 'fill';
 export type ColorMode = 'auto' | 'rgb' | 'gray';
@@ -376,14 +376,7 @@ export async function decodeImages(root: string, files: string[], opts: DecodeOp
   const reasons: (string | undefined)[] = new Array<string | undefined>(n);
 
   let done = 0;
-  let lastProgress = 0;
-  const progress = (force = false) => {
-    if (!onProgress) return;
-    const now = Date.now();
-    if (!force && now - lastProgress < PROGRESS_INTERVAL_MS) return;
-    lastProgress = now;
-    onProgress({ step: 'decode', done, total: n });
-  };
+  const progress = throttledProgress(onProgress, () => ({ step: 'decode', done, total: n }), PROGRESS_INTERVAL_MS);
   progress(true);
 
   /** 'auto' found its first colour image: widen every grey image decoded so far to 3 channels. */

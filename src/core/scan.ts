@@ -16,7 +16,7 @@
 import { constants, type Stats } from 'node:fs';
 import { access, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { UserError, throwIfAborted, type StepOptions } from './types.js';
+import { UserError, throwIfAborted, type StepOptions, throttledProgress } from './types.js';
 
 export interface ScannedFile {
   /** Relative to the scanned root, with '/' separators. */
@@ -96,14 +96,7 @@ export async function scanFolder(root: string, opts: StepOptions = {}): Promise<
   const visited = new Map<string, string>();
   visited.set(dirKey(rootStat), '');
 
-  let lastProgress = 0;
-  const progress = (force = false) => {
-    if (!onProgress) return;
-    const now = Date.now();
-    if (!force && now - lastProgress < PROGRESS_INTERVAL_MS) return;
-    lastProgress = now;
-    onProgress({ step: 'scan', done: files.length, total: 0, message: `${files.length} images found` });
-  };
+  const progress = throttledProgress(onProgress, () => ({ step: 'scan', done: files.length, total: 0, message: `${files.length} images found` }), PROGRESS_INTERVAL_MS);
   progress(true);
 
   const relOf = (dirRel: string, name: string) => (dirRel ? `${dirRel}/${name}` : name);

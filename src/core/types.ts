@@ -45,3 +45,18 @@ export function throwIfAborted(signal?: AbortSignal): void {
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/**
+ * A progress reporter that calls `onProgress` at most every `intervalMs` (always when forced), with the
+ * Progress that `current()` describes at that moment. Loops call it on every item without flooding the UI.
+ */
+export function throttledProgress(onProgress: ProgressFn | undefined, current: () => Progress, intervalMs = 100): (force?: boolean) => void {
+  let last = 0;
+  return (force = false) => {
+    if (!onProgress) return;
+    const now = Date.now();
+    if (!force && now - last < intervalMs) return;
+    last = now;
+    onProgress(current());
+  };
+}

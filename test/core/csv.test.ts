@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { neutraliseCell, readLabelsCsv, unneutraliseCell, writeCsv } from '../../src/core/csv.js';
-import { UserError } from '../../src/core/types.js';
+import { expectUserError } from '../fixtures/expect-error.js';
 
 let tmp: string;
 beforeEach(async () => {
@@ -13,14 +13,7 @@ afterEach(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function userError(p: Promise<unknown>): Promise<UserError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(UserError);
-  return e as UserError;
-}
+const userError = expectUserError;
 
 const TRICKY: [string, string][] = [
   ['plain/a.png', 'cat'],

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { readJson, writeFileAtomic, writeFileAtomicWith, writeJsonAtomic } from '../../src/core/fsutil.js';
 import { decodeNpy, encodeNpy, readNpy, writeNpy, type NpyArray } from '../../src/core/npy.js';
-import { UserError } from '../../src/core/types.js';
+import { expectUserError } from '../fixtures/expect-error.js';
 
 let tmp: string;
 beforeEach(async () => {
@@ -15,14 +15,7 @@ afterEach(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function userError(p: Promise<unknown>): Promise<UserError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(UserError);
-  return e as UserError;
-}
+const userError = expectUserError;
 
 describe('writeFileAtomic', () => {
   it('writes strings, bytes and chunk lists, replaces an existing file and leaves no temp file', async () => {
