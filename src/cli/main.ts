@@ -112,15 +112,23 @@ export function buildProgram(): Command {
 
   program
     .command('label')
-    .description('label whole clusters, import labels from a CSV, or undo/redo the last label edit')
+    .description('label whole clusters (or clear them), import labels from a CSV, or undo/redo the last label edit')
     .argument('<project>', 'project folder')
     .option('--cluster <id>', 'cluster id to label (repeatable, each followed by --as)', collect, [])
     .option('--as <label>', 'label for the preceding --cluster', collect, [])
     .option('--from-csv <file>', 'merge labels from a CSV with path and label columns')
+    .option('--clear', 'remove the labels of the given --cluster ids (no --as)')
     .option('--undo', 'undo the last label edit')
     .option('--redo', 'redo the last undone label edit')
-    .action(async (dir: string, o: { cluster: string[]; as: string[]; fromCsv?: string; undo?: boolean; redo?: boolean }) => {
+    .action(async (dir: string, o: { cluster: string[]; as: string[]; clear?: boolean; fromCsv?: string; undo?: boolean; redo?: boolean }) => {
       const store = await ProjectStore.open(dir);
+      if (o.clear) {
+        if (!o.cluster.length || o.as.length) throw new UserError('--clear takes one or more --cluster ids and no --as');
+        for (const r of await labelClusters(store, o.cluster.map((c) => ({ cluster: intArg('--cluster', 0)(c), label: null })))) {
+          process.stdout.write(`cluster ${r.cluster}: labels cleared on ${r.images} images\n`);
+        }
+        return;
+      }
       if (o.cluster.length !== o.as.length) throw new UserError(`each --cluster needs an --as label (got ${o.cluster.length} --cluster and ${o.as.length} --as)`);
       if (!o.cluster.length && !o.fromCsv && !o.undo && !o.redo) throw new UserError('nothing to do: give --cluster N --as LABEL, --from-csv FILE, --undo or --redo');
       const pairs = o.cluster.map((c, i) => ({ cluster: intArg('--cluster', 0)(c), label: o.as[i] }));

@@ -3,8 +3,8 @@ import { readLabelsCsv, writeCsv } from './csv.js';
 import type { LabelSource } from './labels.js';
 import { UserError } from './types.js';
 
-/** Label every image of the given clusters. Returns how many images each assignment touched. */
-export async function labelClusters(store: ProjectStore, assignments: { cluster: number; label: string }[]): Promise<{ cluster: number; label: string; images: number }[]> {
+/** Label every image of the given clusters (null clears). Returns how many images each assignment touched. */
+export async function labelClusters(store: ProjectStore, assignments: { cluster: number; label: string | null }[]): Promise<{ cluster: number; label: string | null; images: number }[]> {
   if (!store.manifest.clustering || !store.has('clusters')) throw new UserError('the project has no clusters yet: run analyze first');
   const k = store.manifest.clustering.k;
   const clusters = await store.readClusters();
