@@ -11,6 +11,7 @@ import { CancelledError, UserError } from '../core/types.js';
 import type { EditSummary } from '../core/labels.js';
 import { ProgressBars, fmtSeconds } from './progress.js';
 import { exportEmbeddingsCommand, registerSimilarityCommands } from './similarity.js';
+import { registerServeCommand } from './serve.js';
 
 function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
@@ -201,6 +202,7 @@ export function buildProgram(): Command {
   });
 
   registerSimilarityCommands(program);
+  registerServeCommand(program);
   return program;
 }
 
