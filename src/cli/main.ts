@@ -96,6 +96,7 @@ export function buildProgram(): Command {
       .option('--preset <name>', `autoencoder preset from models/presets (default ${DEFAULTS.preset})`)
       .addOption(new Option('--projector <name>', 'map method: bh = Barnes-Hut t-SNE (scales), exact = tsne-js (O(N²), samples above its limit)').choices(['bh', 'exact']))
       .addOption(new Option('--cluster-on <space>', 'what k-means clusters: map = the 2-D t-SNE map (default; separates classes better), codes = the latent codes').choices(['map', 'codes']))
+      .option('--embeddings <file>', 'use precomputed embeddings instead of training: .npy (N×d, rows in project order) or .csv (path,e0,e1,…)')
       .option('--retrain', 'train the autoencoder again even if a model for these settings exists')
       .option('--json', 'print the summary as JSON');
 
@@ -218,6 +219,7 @@ interface RunOpts {
   preset?: string;
   projector?: 'bh' | 'exact';
   clusterOn?: 'map' | 'codes';
+  embeddings?: string;
   retrain?: boolean;
   json?: boolean;
 }
@@ -228,7 +230,7 @@ async function runAnalyze(folder: string, project: string, o: RunOpts, pretraine
   const t0 = performance.now();
   try {
     const summary = await analyze(
-      { folder, project, k: o.k, seed: o.seed, size: o.size, latent: o.latent, epochs: o.epochs, sample: o.sample, color: o.color, preset: o.preset, projector: o.projector, clusterOn: o.clusterOn, retrain: o.retrain, pretrained },
+      { folder, project, k: o.k, seed: o.seed, size: o.size, latent: o.latent, epochs: o.epochs, sample: o.sample, color: o.color, preset: o.preset, projector: o.projector, clusterOn: o.clusterOn, retrain: o.retrain, embeddings: o.embeddings, pretrained },
       { onProgress: bars.update, onLog: (l) => { bars.finishLine(); process.stderr.write(l + '\n'); }, signal: ac.signal },
     );
     bars.finishLine();

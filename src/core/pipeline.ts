@@ -10,6 +10,8 @@ import { runKMeans, suggestK } from './kmeans.js';
 import { makeProjector } from './projectors.js';
 import { seededRandom } from './random.js';
 import { findDuplicateRows, outlierScores } from './outliers.js';
+import { decodeNpy } from './npy.js';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { ProjectStore, type ImageEntry, type Manifest, type Settings } from './project.js';
 import { DEFAULTS } from './defaults.js';
 import type { ProjectionFrame } from './projection.js';
@@ -30,6 +32,11 @@ export interface AnalyzeOptions {
   clusterOn?: Settings['clusterOn'];
   /** A number of clusters, or 'suggest' to pick one by silhouette; undefined keeps the project's k (or suggests). */
   k?: number | 'suggest';
+  /**
+   * Precomputed embeddings to use instead of training: a .npy (N×d float32/float64, rows in project order, i.e.
+   * sorted paths as `export` lists them) or a .csv with `path,e0,e1,…` columns.
+   */
+  embeddings?: string;
   /** Train the autoencoder again even when a model for these settings exists. */
   retrain?: boolean;
   /**
@@ -187,12 +194,33 @@ export async function analyze(opts: AnalyzeOptions, hooks: AnalyzeHooks = {}): P
   }
   await store.save();
 
-  // ---- model: load the saved one when its settings match; never retrain silently
+  // ---- codes: imported (--embeddings), or from the model: the saved one when its settings match; never retrained silently
   const key = modelKey(settings, channels);
-  const needCodes = opts.retrain || !m.model || m.model.key !== key || !store.has('model') || m.codesFor !== digest([key, hashDigest, m.model.trainedAt]) || !store.has('codes');
+  if (opts.retrain && m.embeddingsFrom) m.embeddingsFrom = undefined;
+  const useImported = !!opts.embeddings || !!m.embeddingsFrom;
+  const needCodes = !useImported && (opts.retrain || !m.model || m.model.key !== key || !store.has('model') || m.codesFor !== digest([key, hashDigest, m.model.trainedAt]) || !store.has('codes'));
   let backend = m.backend ?? 'not used (cached)';
   let trained = false;
-  if (needCodes) {
+  if (opts.embeddings) {
+    const file = resolve(opts.embeddings);
+    const imported = await timed('import', () => readEmbeddings(file, images.map((i) => i.path)));
+    await store.writeArray('codes', imported.codes, [images.length, imported.d]);
+    // Imported codes have no model behind them: no reconstruction error, and outside images cannot be encoded.
+    await rm(store.path('errors'), { force: true });
+    await rm(store.path('model'), { recursive: true, force: true });
+    m.model = undefined;
+    m.embeddingsFrom = { file, sha256: imported.sha256, d: imported.d };
+    m.codesFor = digest(['embeddings', imported.sha256, hashDigest]);
+    backend = 'not used (imported embeddings)';
+    log(`codes: imported ${images.length}×${imported.d} embeddings from ${file}`);
+    await store.save();
+  } else if (m.embeddingsFrom) {
+    if (m.codesFor !== digest(['embeddings', m.embeddingsFrom.sha256, hashDigest])) {
+      throw new UserError(`the images changed since the embeddings were imported from ${m.embeddingsFrom.file}: give --embeddings again with rows for the current images, or --retrain to train the autoencoder instead`);
+    }
+    backend = 'not used (imported embeddings)';
+    log('codes: the imported embeddings (same images)');
+  } else if (needCodes) {
     const info = await initTf();
     backend = info.detail;
     m.backend = backend;
@@ -233,8 +261,8 @@ export async function analyze(opts: AnalyzeOptions, hooks: AnalyzeHooks = {}): P
     log('codes: reused (same images, same model)');
   }
   const codesDigest = m.codesFor!;
-  const { data: codes } = await store.readFloat('codes');
-  const d = settings.latent;
+  const { data: codes, shape: codesShape } = await store.readFloat('codes');
+  const d = codesShape[1];
 
   // ---- outlier scores and near-duplicates: only when the codes changed
   if (m.outliersFor !== codesDigest || !store.has('outliers') || !store.has('duplicates')) {
@@ -316,6 +344,45 @@ export async function analyze(opts: AnalyzeOptions, hooks: AnalyzeHooks = {}): P
     timings,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
+}
+
+/** Read imported embeddings for the project's images (in project order). */
+export async function readEmbeddings(file: string, paths: string[]): Promise<{ codes: Float32Array; d: number; sha256: string }> {
+  let raw: Buffer;
+  try {
+    raw = await readFile(file);
+  } catch {
+    throw new UserError(`embeddings file not found: ${file}`);
+  }
+  const sha256 = createHash('sha256').update(raw).digest('hex');
+  const n = paths.length;
+  if (file.toLowerCase().endsWith('.npy')) {
+    const { data, shape } = decodeNpy(raw, file);
+    if (shape.length !== 2) throw new UserError(`${file}: embeddings must be a 2-D array (rows × dims); got shape ${shape.join('×')}`);
+    if (shape[0] !== n) throw new UserError(`${file}: ${shape[0]} rows, but the folder has ${n} images (rows must follow the project order: paths sorted as 'export' lists them)`);
+    if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) throw new UserError(`${file}: embeddings must be float32 or float64`);
+    return { codes: data instanceof Float32Array ? data : Float32Array.from(data), d: shape[1], sha256 };
+  }
+  if (file.toLowerCase().endsWith('.csv')) {
+    const rows = parseCsv(raw, { bom: true, skip_empty_lines: true }) as string[][];
+    const header = rows.shift() ?? [];
+    if (header[0]?.trim().toLowerCase() !== 'path' || header.length < 2) throw new UserError(`${file}: expected a header 'path,e0,e1,…'`);
+    const d = header.length - 1;
+    const byPath = new Map(rows.map((r) => [r[0], r]));
+    const codes = new Float32Array(n * d);
+    const missing = paths.filter((p) => !byPath.has(p));
+    if (missing.length) throw new UserError(`${file}: no embedding for ${missing.length} of the ${n} images (e.g. ${missing[0]})`);
+    paths.forEach((p, i) => {
+      const r = byPath.get(p)!;
+      for (let t = 0; t < d; t++) {
+        const v = Number(r[t + 1]);
+        if (!Number.isFinite(v)) throw new UserError(`${file}: row ${p}, column ${header[t + 1]}: not a number (${r[t + 1]})`);
+        codes[i * d + t] = v;
+      }
+    });
+    return { codes, d, sha256 };
+  }
+  throw new UserError(`${file}: embeddings must be a .npy or .csv file`);
 }
 
 /** training.json beside a pretrained model: the settings key it was trained with and its training record. */

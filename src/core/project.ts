@@ -64,6 +64,8 @@ export const Manifest = z.object({
       key: z.string(),
     })
     .optional(),
+  /** Set when the codes were imported (analyze --embeddings) instead of computed by the autoencoder. */
+  embeddingsFrom: z.object({ file: z.string(), sha256: z.string(), d: z.number().int() }).optional(),
   /** Digest of the codes the outlier scores and duplicates were computed from. */
   outliersFor: z.string().optional(),
   /** Content hash list digest the codes were computed for. */

@@ -8,6 +8,7 @@ import { ProjectStore } from '../../src/core/project.js';
 import { exportCsv, importLabels, labelClusters, labelPaths } from '../../src/core/operations.js';
 import { ensureDemoFolder, type DemoFolder } from '../../src/core/demo.js';
 import { CancelledError } from '../../src/core/types.js';
+import { writeNpy } from '../../src/core/npy.js';
 
 // Small and quick: 300 real Fashion-MNIST images, 16×16, one epoch.
 const FAST: Partial<AnalyzeOptions> = { size: 16, epochs: 1, latent: 8, k: 4, seed: 7 };
@@ -107,5 +108,34 @@ describe('pipeline: the project store redoes only what changed', () => {
     const rows = parse(await readFile(out), { columns: true }) as Record<string, string>[];
     expect(rows.find((x) => x.path === store.manifest.images[0].path)?.label).toBe('first');
     expect(rows.find((x) => x.path === store.manifest.images[1].path)?.label_source).toBe('import');
+  });
+
+  it('imports precomputed embeddings (.npy and .csv) instead of training', async () => {
+    const src = await ProjectStore.open(join(tmp, 'p2'));
+    const { data: codes, shape } = await src.readFloat('codes');
+    const npy = join(tmp, 'emb.npy');
+    await writeNpy(npy, codes, shape);
+    const project = join(tmp, 'p-emb');
+    const s1 = await analyze({ folder: demo.imagesDir, project, embeddings: npy, k: 3, size: 16 });
+    expect(s1.trained).toBe(false);
+    expect(s1.backend).toMatch(/imported/);
+    expect(s1.clusterSizes.reduce((a, b) => a + b, 0)).toBe(300);
+    const store = await ProjectStore.open(project);
+    expect(store.has('model')).toBe(false);
+    expect(Buffer.from((await store.readFloat('codes')).data.buffer)).toEqual(Buffer.from(codes.buffer, codes.byteOffset, codes.byteLength));
+    // re-analysis keeps the imported codes (no training appears)
+    const s2 = await analyze({ folder: demo.imagesDir, project, k: 4 });
+    expect(Object.keys(s2.timings).sort()).toEqual(['kmeans', 'scan']);
+
+    // CSV by path, in any row order; a missing row is one clear error
+    const paths = src.manifest.images.map((i) => i.path);
+    const d = shape[1];
+    const lines = paths.map((p, i) => [p, ...Array.from(codes.subarray(i * d, (i + 1) * d))].join(',')).reverse();
+    const csv = join(tmp, 'emb.csv');
+    await writeFile(csv, ['path,' + Array.from({ length: d }, (_, t) => `e${t}`).join(','), ...lines].join('\n'));
+    const s3 = await analyze({ folder: demo.imagesDir, project: join(tmp, 'p-emb-csv'), embeddings: csv, k: 3, size: 16 });
+    expect(s3.images).toBe(300);
+    await writeFile(csv, ['path,e0', `${paths[0]},1`].join('\n'));
+    await expect(analyze({ folder: demo.imagesDir, project: join(tmp, 'p-emb-bad'), embeddings: csv, size: 16 })).rejects.toThrow(/no embedding for 299 of the 300 images/);
   });
 });
