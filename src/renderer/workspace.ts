@@ -1,0 +1,862 @@
+/**
+ * The workspace: the map (plotly scattergl), the cluster / labels / selection panels, the detail view, the
+ * status bar, undo/redo, export and keyboard shortcuts.
+ *
+ * Per-point data lives in typed arrays (coords, cluster ids, label indices). A label edit updates the label
+ * indices locally and restyles `marker.color` only (one Float32Array on a discrete colorscale), so an edit on
+ * 70,000 points never re-plots the map. The points are fetched again only when the backend's label counts
+ * disagree with ours (undo/redo, edits from another window).
+ */
+import type { PlotHoverEvent, PlotMouseEvent, PlotSelectionEvent, PlotlyHTMLElement } from 'plotly.js';
+import type { ClusterlensApi, EditResult, Points, ProjectState } from '../shared/api.js';
+import { UNLABELED, discreteColorscale, paletteColor } from './colors.js';
+import { clear, errorMessage, fmtInt, h, toast } from './dom.js';
+import { Gallery } from './gallery.js';
+import type { Plotly } from './globals.js';
+
+type ColorMode = 'cluster' | 'label';
+type Tab = 'clusters' | 'labels' | 'selection';
+
+export interface WorkspaceHost {
+  close(): void;
+}
+
+export class Workspace {
+  readonly el: HTMLElement;
+  private state!: ProjectState;
+  // per-point data (project order)
+  private paths: string[] = [];
+  private xs = new Float32Array(0);
+  private ys = new Float32Array(0);
+  private cluster = new Int32Array(0);
+  private labelIdx = new Int32Array(0); // -1 = unlabeled
+  private errors = new Float32Array(0);
+  private outliers = new Float32Array(0);
+  private pathIndex = new Map<string, number>();
+  private members: Int32Array[] = []; // per cluster, its rows
+  // label names ↔ indices, stable for the session so colours do not jump
+  private labelNames: string[] = [];
+  private labelId = new Map<string, number>();
+  private colorMode: ColorMode = 'cluster';
+  private selection: number[] = [];
+  private selectionTitle = '';
+  private tab: Tab = 'clusters';
+  private busy = false;
+
+  private readonly mapEl: HTMLElement;
+  private readonly hoverImg: HTMLImageElement;
+  private readonly status: HTMLElement;
+  private readonly projectName: HTMLElement;
+  private readonly tabs: Record<Tab, { button: HTMLButtonElement; panel: HTMLElement }>;
+  private readonly clusterList: HTMLElement;
+  private readonly labelList: HTMLElement;
+  private readonly selCount: HTMLElement;
+  private readonly selLabel: HTMLInputElement;
+  private readonly gallery: Gallery;
+  private readonly labelOptions: HTMLDataListElement;
+  private readonly undoBtn: HTMLButtonElement;
+  private readonly redoBtn: HTMLButtonElement;
+  private readonly colorBtns: Record<ColorMode, HTMLButtonElement>;
+  private readonly dragBtns: Record<'lasso' | 'select' | 'pan', HTMLButtonElement>;
+  private readonly detail: HTMLElement;
+  private readonly help: HTMLElement;
+  private plotted = false;
+  private readonly keyHandler = (ev: KeyboardEvent) => this.onKey(ev);
+
+  constructor(
+    private readonly api: ClusterlensApi,
+    private readonly plotly: Plotly,
+    private readonly host: WorkspaceHost,
+  ) {
+    this.mapEl = h('div.map#map');
+    this.hoverImg = h('img.hover-thumb', { alt: '' });
+    this.status = h('footer.statusbar#status');
+    this.projectName = h('span.project-name');
+    this.labelOptions = h('datalist#label-options');
+
+    const btn = (id: string, text: string, title: string, onclick: () => void) => h(`button#${id}`, { type: 'button', title, onclick }, text) as HTMLButtonElement;
+    this.colorBtns = {
+      cluster: btn('color-cluster', 'Clusters', 'Colour by cluster (C)', () => this.setColorMode('cluster')),
+      label: btn('color-label', 'Labels', 'Colour by label (C)', () => this.setColorMode('label')),
+    };
+    this.dragBtns = {
+      lasso: btn('tool-lasso', 'Lasso', 'Lasso select (S)', () => this.setDragmode('lasso')),
+      select: btn('tool-box', 'Box', 'Box select (B)', () => this.setDragmode('select')),
+      pan: btn('tool-pan', 'Pan', 'Pan / zoom (P)', () => this.setDragmode('pan')),
+    };
+    this.undoBtn = btn('undo', '↶ Undo', 'Undo (Ctrl+Z)', () => void this.edit(() => this.api.invoke('labels.undo', {}), 'refetch'));
+    this.redoBtn = btn('redo', '↷ Redo', 'Redo (Ctrl+Shift+Z)', () => void this.edit(() => this.api.invoke('labels.redo', {}), 'refetch'));
+    const toolbar = h(
+      'header.toolbar',
+      {},
+      h('button.ghost#close-project', { type: 'button', title: 'Back to the start screen', onclick: () => this.host.close() }, '←'),
+      this.projectName,
+      h('div.group', { role: 'group', 'aria-label': 'Colour by' }, h('span.group-label', {}, 'Colour'), this.colorBtns.cluster, this.colorBtns.label),
+      h('div.group', { role: 'group', 'aria-label': 'Map tool' }, this.dragBtns.lasso, this.dragBtns.select, this.dragBtns.pan),
+      h('div.spacer'),
+      this.undoBtn,
+      this.redoBtn,
+      btn('export', 'Export CSV', 'Export the labeled CSV (E)', () => void this.exportCsv()),
+      btn('help-btn', '?', 'Keyboard shortcuts (?)', () => this.toggleHelp()),
+    );
+
+    // panels
+    this.clusterList = h('div.cluster-list');
+    this.labelList = h('div.label-list');
+    this.selCount = h('span.sel-count#sel-count', {}, 'No selection');
+    this.selLabel = h('input#sel-label', { type: 'text', placeholder: 'Label…', list: 'label-options', 'aria-label': 'Label for the selection' });
+    const selForm = h(
+      'form.sel-form',
+      {
+        onsubmit: (ev: Event) => {
+          ev.preventDefault();
+          void this.labelSelection();
+        },
+      },
+      this.selLabel,
+      h('button.primary#label-selection', { type: 'submit', title: 'Label every image of the selection (L)' }, 'Label selection'),
+      h('button.secondary#clear-selection', { type: 'button', title: 'Clear the selection (Esc)', onclick: () => this.setSelection([], '') }, 'Clear'),
+    );
+    this.gallery = new Gallery({
+      cell: 86,
+      thumbUrl: (i) => this.api.imageUrl(this.paths[i], true),
+      caption: (i) => `${this.paths[i]}${this.labelOf(i) ? ` — ${this.labelOf(i)}` : ''}`,
+      stripe: (i) => (this.labelIdx[i] >= 0 ? this.labelColor(this.labelIdx[i]) : null),
+      onOpen: (i) => this.openDetail(i),
+      onRemove: (i) => this.removeFromSelection(i),
+    });
+    const tabButton = (t: Tab, text: string) => h(`button.tab#tab-${t}`, { type: 'button', role: 'tab', onclick: () => this.setTab(t) }, text) as HTMLButtonElement;
+    this.tabs = {
+      clusters: { button: tabButton('clusters', 'Clusters'), panel: h('div.panel#panel-clusters', { role: 'tabpanel' }, this.clusterList) },
+      labels: { button: tabButton('labels', 'Labels'), panel: h('div.panel#panel-labels', { role: 'tabpanel' }, this.labelList) },
+      selection: {
+        button: tabButton('selection', 'Selection'),
+        panel: h('div.panel.selection-panel#panel-selection', { role: 'tabpanel' }, h('div.sel-head', {}, this.selCount), selForm, this.gallery.el),
+      },
+    };
+    const side = h(
+      'aside.sidebar',
+      {},
+      h('nav.tabs', { role: 'tablist' }, this.tabs.clusters.button, this.tabs.labels.button, this.tabs.selection.button),
+      this.tabs.clusters.panel,
+      this.tabs.labels.panel,
+      this.tabs.selection.panel,
+    );
+    this.detail = h('div.overlay.hidden#detail', { onclick: (ev: Event) => ev.target === this.detail && this.closeOverlays() });
+    this.help = h('div.overlay.hidden#help', { onclick: (ev: Event) => ev.target === this.help && this.closeOverlays() }, helpCard());
+    this.el = h('section.workspace', {}, toolbar, h('div.main', {}, h('div.map-wrap', {}, this.mapEl), side), this.status, this.detail, this.help, this.hoverImg, this.labelOptions);
+    this.setTab('clusters');
+  }
+
+  /** Show a project: fetch its points and draw the map. */
+  async load(state: ProjectState): Promise<void> {
+    this.state = state;
+    this.projectName.textContent = baseName(state.dir);
+    this.projectName.title = `${state.dir}\nimages from ${state.datasetRoot}`;
+    document.addEventListener('keydown', this.keyHandler);
+    const points = await this.api.invoke('project.points', {});
+    this.setPoints(points);
+    this.selection = [];
+    await this.plot();
+    this.renderAll();
+  }
+
+  dispose(): void {
+    document.removeEventListener('keydown', this.keyHandler);
+    if (this.plotted) this.plotly.purge(this.mapEl);
+    this.plotted = false;
+  }
+
+  /** A `labels.changed` event (from this or another window). */
+  onLabelsChanged(state: ProjectState): void {
+    if (this.busy) return; // our own edit: handled when it returns
+    this.state = state;
+    if (!this.countsMatch()) void this.refetchPoints();
+    else this.renderMeta();
+  }
+
+  // ---------------------------------------------------------------- data
+
+  private setPoints(p: Points): void {
+    const n = p.paths.length;
+    this.paths = p.paths;
+    this.xs = Float32Array.from(p.x);
+    this.ys = Float32Array.from(p.y);
+    this.cluster = Int32Array.from(p.cluster);
+    this.errors = Float32Array.from(p.reconstructionError);
+    this.outliers = Float32Array.from(p.outlierScore);
+    this.pathIndex = new Map();
+    for (let i = 0; i < n; i++) this.pathIndex.set(p.paths[i], i);
+    this.labelIdx = new Int32Array(n);
+    for (let i = 0; i < n; i++) this.labelIdx[i] = p.label[i] ? this.labelIndex(p.label[i]) : -1;
+    let k = this.state.clusters?.k ?? 0;
+    for (let i = 0; i < n; i++) if (this.cluster[i] + 1 > k) k = this.cluster[i] + 1;
+    const sizes = new Int32Array(k);
+    for (let i = 0; i < n; i++) if (this.cluster[i] >= 0) sizes[this.cluster[i]]++;
+    this.members = Array.from(sizes, (s) => new Int32Array(s));
+    const fill = new Int32Array(k);
+    for (let i = 0; i < n; i++) {
+      const c = this.cluster[i];
+      if (c >= 0) this.members[c][fill[c]++] = i;
+    }
+  }
+
+  private labelIndex(name: string): number {
+    let id = this.labelId.get(name);
+    if (id === undefined) {
+      id = this.labelNames.length;
+      this.labelNames.push(name);
+      this.labelId.set(name, id);
+    }
+    return id;
+  }
+
+  private labelOf(i: number): string {
+    return this.labelIdx[i] >= 0 ? this.labelNames[this.labelIdx[i]] : '';
+  }
+
+  private labelColor(id: number): string {
+    return paletteColor(id);
+  }
+
+  private localCounts(): Map<string, number> {
+    const counts = new Int32Array(this.labelNames.length);
+    for (let i = 0; i < this.labelIdx.length; i++) if (this.labelIdx[i] >= 0) counts[this.labelIdx[i]]++;
+    const m = new Map<string, number>();
+    counts.forEach((c, id) => c > 0 && m.set(this.labelNames[id], c));
+    return m;
+  }
+
+  private countsMatch(): boolean {
+    const local = this.localCounts();
+    if (local.size !== this.state.labels.filter((l) => l.count > 0).length) return false;
+    return this.state.labels.every((l) => l.count === 0 || local.get(l.label) === l.count);
+  }
+
+  private async refetchPoints(): Promise<void> {
+    const points = await this.api.invoke('project.points', {});
+    const before = this.paths;
+    this.setPoints(points);
+    if (before.length !== this.paths.length) {
+      this.selection = [];
+      await this.plot();
+    } else this.recolor();
+    this.renderAll();
+  }
+
+  // ---------------------------------------------------------------- map
+
+  private colorArrays(): { values: Float32Array; scale: [number, string][]; cmax: number } {
+    const n = this.paths.length;
+    const values = new Float32Array(n);
+    if (this.colorMode === 'cluster') {
+      const k = Math.max(this.members.length, 1);
+      for (let i = 0; i < n; i++) values[i] = this.cluster[i] + 0.5;
+      return { values, scale: discreteColorscale(Array.from({ length: k }, (_, c) => paletteColor(c))), cmax: k };
+    }
+    const cats = this.labelNames.length + 1;
+    for (let i = 0; i < n; i++) values[i] = this.labelIdx[i] + 1.5;
+    const colors = [UNLABELED, ...this.labelNames.map((_, id) => this.labelColor(id))];
+    return { values, scale: discreteColorscale(colors), cmax: cats };
+  }
+
+  private async plot(retry = true): Promise<void> {
+    const n = this.paths.length;
+    const { values, scale, cmax } = this.colorArrays();
+    const size = n > 30000 ? 3 : n > 5000 ? 4 : 6;
+    const gl = webglWorks !== false;
+    const trace = {
+      type: gl ? 'scattergl' : 'scatter',
+      mode: 'markers',
+      x: this.xs,
+      y: this.ys,
+      hoverinfo: 'none',
+      marker: { size, color: values, colorscale: scale, cmin: 0, cmax, showscale: false, line: { width: 0 } },
+      selected: { marker: { opacity: 1 } },
+      unselected: { marker: { opacity: 0.18 } },
+    };
+    const layout = {
+      margin: { l: 0, r: 0, t: 0, b: 0 },
+      dragmode: 'lasso',
+      hovermode: 'closest',
+      showlegend: false,
+      xaxis: { visible: false, zeroline: false },
+      yaxis: { visible: false, zeroline: false, scaleanchor: 'x' },
+      plot_bgcolor: '#ffffff',
+      paper_bgcolor: '#ffffff',
+      uirevision: 'map',
+    };
+    const config = { displaylogo: false, responsive: true, scrollZoom: true, doubleClick: 'reset', modeBarButtonsToRemove: ['toImage', 'select2d', 'lasso2d', 'pan2d', 'zoom2d', 'autoScale2d'] };
+    if (this.plotted) this.plotly.purge(this.mapEl);
+    // plotly's types do not know that typed arrays are fine as data
+    await this.plotly.newPlot(this.mapEl, [trace as never], layout as never, config as never);
+    this.plotted = true;
+    if (gl && this.mapEl.querySelector('.no-webgl')) {
+      // plotly could not start WebGL. Seen in headless Chromium on the first plot of a page only: try once more,
+      // then draw the map with SVG (correct, but slow for large projects).
+      if (retry) return this.plot(false);
+      webglWorks = false;
+      toast('WebGL is not available: the map falls back to SVG, which is slow for large projects.', 'error');
+      return this.plot();
+    }
+    webglWorks = true;
+    const gd = this.mapEl as PlotlyHTMLElement;
+    gd.on('plotly_hover', (ev: PlotHoverEvent) => this.onHover(ev));
+    gd.on('plotly_unhover', () => this.hoverImg.classList.remove('show'));
+    gd.on('plotly_click', (ev: PlotMouseEvent) => {
+      const p = ev.points?.[0];
+      if (p) this.openDetail(p.pointIndex);
+    });
+    gd.on('plotly_selected', (ev: PlotSelectionEvent) => this.onSelected(ev));
+    gd.on('plotly_deselect', () => this.setSelection([], ''));
+    this.setDragmode('lasso', false);
+    this.mapEl.dataset.ready = String(n);
+  }
+
+  private recolor(): void {
+    if (!this.plotted) return;
+    const { values, scale, cmax } = this.colorArrays();
+    void this.plotly.restyle(this.mapEl, { 'marker.color': [values], 'marker.colorscale': [scale], 'marker.cmax': cmax } as never, [0]);
+  }
+
+  private onHover(ev: PlotHoverEvent): void {
+    const p = ev.points?.[0];
+    if (!p || !ev.event) return;
+    const i = p.pointIndex;
+    this.hoverImg.src = this.api.imageUrl(this.paths[i], true);
+    this.hoverImg.title = this.paths[i];
+    const x = Math.min(ev.event.clientX + 14, window.innerWidth - 110);
+    const y = Math.min(ev.event.clientY + 14, window.innerHeight - 110);
+    this.hoverImg.style.transform = `translate(${x}px, ${y}px)`;
+    this.hoverImg.classList.add('show');
+  }
+
+  private onSelected(ev: PlotSelectionEvent | undefined): void {
+    if (!ev || !ev.points) return;
+    const rows: number[] = [];
+    for (const p of ev.points) if (p.curveNumber === 0) rows.push(p.pointIndex);
+    rows.sort((a, b) => a - b);
+    this.setSelection(rows, ev.lassoPoints ? 'lasso selection' : 'box selection', false);
+  }
+
+  private setDragmode(mode: 'lasso' | 'select' | 'pan', relayout = true): void {
+    for (const [m, b] of Object.entries(this.dragBtns)) b.classList.toggle('active', m === mode);
+    if (relayout && this.plotted) void this.plotly.relayout(this.mapEl, { dragmode: mode });
+  }
+
+  private setColorMode(mode: ColorMode): void {
+    this.colorMode = mode;
+    for (const [m, b] of Object.entries(this.colorBtns)) b.classList.toggle('active', m === mode);
+    this.recolor();
+  }
+
+  // ---------------------------------------------------------------- selection
+
+  /** `fromMap`: the selection came from the map itself, so plotly already shows it. */
+  private setSelection(rows: number[], title: string, updateMap = true): void {
+    this.selection = rows;
+    this.selectionTitle = title;
+    if (updateMap && this.plotted) {
+      if (rows.length === 0) void this.plotly.update(this.mapEl, { selectedpoints: [null] } as never, { selections: [] } as never, [0]);
+      else void this.plotly.restyle(this.mapEl, { selectedpoints: [rows] } as never, [0]);
+    }
+    this.gallery.setItems(rows);
+    this.renderSelectionHead();
+    if (rows.length > 0) this.setTab('selection');
+    this.renderStatus();
+  }
+
+  private removeFromSelection(row: number): void {
+    const rows = this.selection.filter((r) => r !== row);
+    this.selection = rows;
+    if (this.plotted) void this.plotly.restyle(this.mapEl, { selectedpoints: [rows.length ? rows : null] } as never, [0]);
+    this.gallery.setItems(rows, true);
+    this.renderSelectionHead();
+    this.renderStatus();
+  }
+
+  private renderSelectionHead(): void {
+    const n = this.selection.length;
+    this.selCount.textContent = n === 0 ? 'No selection — lasso or box-select points on the map' : `${fmtInt(n)} selected${this.selectionTitle ? ` (${this.selectionTitle})` : ''}`;
+    this.tabs.selection.button.textContent = n ? `Selection (${fmtInt(n)})` : 'Selection';
+  }
+
+  // ---------------------------------------------------------------- edits
+
+  /**
+   * Run a label edit: `apply` updates the local label indices the way the backend did, or 'refetch' reloads
+   * the points (undo/redo). Either way the result's counts are checked against ours.
+   */
+  private async edit(run: () => Promise<EditResult | { description: string; count: number; state: ProjectState }>, apply: (() => void) | 'refetch'): Promise<boolean> {
+    if (this.busy) return false;
+    this.busy = true;
+    document.body.classList.add('busy');
+    try {
+      const res = await run();
+      this.state = res.state;
+      if (apply === 'refetch') {
+        if (res.count > 0 || !this.countsMatch()) await this.refetchPoints();
+      } else {
+        apply();
+        if (!this.countsMatch()) await this.refetchPoints();
+        else this.recolor();
+      }
+      this.renderAfterEdit(res.description);
+      return true;
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+      return false;
+    } finally {
+      this.busy = false;
+      document.body.classList.remove('busy');
+    }
+  }
+
+  private async labelSelection(): Promise<void> {
+    const label = this.selLabel.value.trim();
+    if (!label) {
+      this.selLabel.focus();
+      toast('Type a label first');
+      return;
+    }
+    if (this.selection.length === 0) {
+      toast('Select some points on the map first (lasso or box)');
+      return;
+    }
+    const rows = this.selection.slice();
+    const ok = await this.edit(
+      () => this.api.invoke('labels.assign', { paths: rows.map((r) => this.paths[r]), label, source: 'selection' }),
+      () => {
+        const id = this.labelIndex(label);
+        for (const r of rows) this.labelIdx[r] = id;
+      },
+    );
+    if (ok) this.gallery.refresh();
+  }
+
+  private async labelCluster(c: number, label: string): Promise<void> {
+    if (!label) {
+      toast('Type a label for the cluster first');
+      return;
+    }
+    await this.edit(
+      () => this.api.invoke('labels.cluster', { cluster: c, label }),
+      () => {
+        const id = this.labelIndex(label);
+        for (const r of this.members[c] ?? []) this.labelIdx[r] = id;
+      },
+    );
+  }
+
+  private async labelSingle(row: number, label: string | null): Promise<void> {
+    await this.edit(
+      () => this.api.invoke('labels.assign', { paths: [this.paths[row]], label, source: 'single' }),
+      () => {
+        this.labelIdx[row] = label ? this.labelIndex(label) : -1;
+      },
+    );
+    this.gallery.refresh();
+  }
+
+  private async renameLabel(from: string, to: string): Promise<void> {
+    await this.edit(
+      () => this.api.invoke('labels.rename', { from, to }),
+      () => {
+        const a = this.labelId.get(from);
+        if (a === undefined) return;
+        const b = this.labelIndex(to);
+        for (let i = 0; i < this.labelIdx.length; i++) if (this.labelIdx[i] === a) this.labelIdx[i] = b;
+      },
+    );
+  }
+
+  private async deleteLabel(label: string): Promise<void> {
+    await this.edit(
+      () => this.api.invoke('labels.delete', { label }),
+      () => {
+        const a = this.labelId.get(label);
+        if (a === undefined) return;
+        for (let i = 0; i < this.labelIdx.length; i++) if (this.labelIdx[i] === a) this.labelIdx[i] = -1;
+      },
+    );
+  }
+
+  private async exportCsv(): Promise<void> {
+    const name = `${baseName(this.state.dir) || 'clusterlens'}-labels.csv`;
+    try {
+      const native = window.clusterlensNative;
+      if (native?.saveFile) {
+        const out = await native.saveFile({ defaultName: name });
+        if (!out) return;
+        const r = await this.api.invoke('export.csv', { out });
+        toast(`Exported ${fmtInt(r.rows)} rows (${fmtInt(r.labeled)} labeled) to ${r.out ?? out}`);
+        return;
+      }
+      const r = await this.api.invoke('export.csv', {});
+      if (r.csv === undefined) throw new Error('the server returned no CSV');
+      const url = URL.createObjectURL(new Blob([r.csv], { type: 'text/csv;charset=utf-8' }));
+      const a = h('a', { href: url, download: name });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      toast(`Exported ${fmtInt(r.rows)} rows (${fmtInt(r.labeled)} labeled)`);
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    }
+  }
+
+  // ---------------------------------------------------------------- detail view
+
+  private openDetail(row: number): void {
+    this.hoverImg.classList.remove('show');
+    const path = this.paths[row];
+    const input = h('input#detail-label', { type: 'text', value: this.labelOf(row), list: 'label-options', placeholder: 'Label…', 'aria-label': 'Label of this image' });
+    const card = h(
+      'div.card.detail-card',
+      { role: 'dialog', 'aria-label': `Image ${path}` },
+      h('button.ghost.close', { type: 'button', 'aria-label': 'Close', onclick: () => this.closeOverlays() }, '×'),
+      h('img.detail-img', { src: this.api.imageUrl(path, false), alt: path }),
+      h(
+        'dl.detail-info',
+        {},
+        h('dt', {}, 'Path'),
+        h('dd.path', {}, path),
+        h('dt', {}, 'Cluster'),
+        h('dd', {}, this.cluster[row] >= 0 ? String(this.cluster[row]) : '—'),
+        h('dt', {}, 'Label'),
+        h('dd', {}, this.labelOf(row) || 'unlabeled'),
+        h('dt', {}, 'Reconstruction error'),
+        h('dd', {}, Number.isFinite(this.errors[row]) ? this.errors[row].toPrecision(3) : '—'),
+        h('dt', {}, 'Outlier score'),
+        h('dd', {}, Number.isFinite(this.outliers[row]) ? this.outliers[row].toFixed(2) : '—'),
+      ),
+      h(
+        'form.row',
+        {
+          onsubmit: (ev: Event) => {
+            ev.preventDefault();
+            const v = input.value.trim();
+            void this.labelSingle(row, v || null).then(() => this.closeOverlays());
+          },
+        },
+        input,
+        h('button.primary', { type: 'submit' }, 'Set label'),
+        this.labelIdx[row] >= 0 ? h('button.secondary', { type: 'button', onclick: () => void this.labelSingle(row, null).then(() => this.closeOverlays()) }, 'Clear') : null,
+      ),
+      h('div.row', {}, h('button.secondary#more-like-this', { type: 'button', onclick: () => void this.moreLikeThis(row) }, 'More like this')),
+    );
+    clear(this.detail);
+    this.detail.appendChild(card);
+    this.detail.classList.remove('hidden');
+    input.focus();
+  }
+
+  private async moreLikeThis(row: number): Promise<void> {
+    try {
+      const r = await this.api.invoke('similar', { path: this.paths[row], top: 48 });
+      const rows = [row];
+      for (const n of r.neighbours) {
+        const i = this.pathIndex.get(n.path);
+        if (i !== undefined && i !== row) rows.push(i);
+      }
+      this.closeOverlays();
+      this.setSelection(rows, `like ${baseName(this.paths[row])}`);
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    }
+  }
+
+  private closeOverlays(): boolean {
+    let closed = false;
+    for (const o of [this.detail, this.help]) {
+      if (!o.classList.contains('hidden')) {
+        o.classList.add('hidden');
+        closed = true;
+      }
+    }
+    return closed;
+  }
+
+  private toggleHelp(): void {
+    this.help.classList.toggle('hidden');
+  }
+
+  // ---------------------------------------------------------------- panels
+
+  private setTab(t: Tab): void {
+    this.tab = t;
+    for (const [name, { button, panel }] of Object.entries(this.tabs)) {
+      button.classList.toggle('active', name === t);
+      button.setAttribute('aria-selected', String(name === t));
+      panel.classList.toggle('hidden', name !== t);
+    }
+  }
+
+  private renderAll(): void {
+    this.setColorMode(this.colorMode);
+    this.renderClusters();
+    this.renderMeta();
+    this.renderSelectionHead();
+    this.gallery.setItems(this.selection, true);
+  }
+
+  private renderAfterEdit(description: string): void {
+    this.renderMeta();
+    this.renderClusterLabels();
+    this.status.dataset.lastEdit = description;
+    this.renderStatus(description);
+  }
+
+  /** Labels panel, undo/redo, datalist, status. */
+  private renderMeta(): void {
+    this.undoBtn.disabled = !this.state.canUndo;
+    this.redoBtn.disabled = !this.state.canRedo;
+    clear(this.labelOptions);
+    for (const l of this.state.labels) this.labelOptions.appendChild(h('option', { value: l.label }));
+    this.renderLabels();
+    this.renderStatus();
+  }
+
+  private renderStatus(last?: string): void {
+    const n = this.paths.length;
+    const labeled = this.state.labeled;
+    clear(this.status);
+    this.status.append(
+      h('span#status-images', {}, `${fmtInt(n)} images`),
+      h('span#status-labeled', { 'data-count': labeled }, `${fmtInt(labeled)} labeled`),
+      h('span#status-unlabeled', {}, `${fmtInt(n - labeled)} unlabeled`),
+      h('span', {}, this.state.clusters ? `k = ${this.state.clusters.k}` : 'no clusters'),
+      h('span', {}, this.selection.length ? `${fmtInt(this.selection.length)} selected` : ''),
+      h('span.spacer'),
+      h('span.last-edit', {}, last ?? this.status.dataset.lastEdit ?? ''),
+    );
+  }
+
+  private renderLabels(): void {
+    clear(this.labelList);
+    const labels = [...this.state.labels].sort((a, b) => b.count - a.count || a.label.localeCompare(b.label));
+    const unlabeled = this.paths.length - this.state.labeled;
+    this.labelList.appendChild(
+      h('div.label-row.muted', {}, h('span.swatch', { style: `background:${UNLABELED}` }), h('span.name', {}, 'unlabeled'), h('span.num', {}, fmtInt(unlabeled))),
+    );
+    if (labels.length === 0) this.labelList.appendChild(h('p.hint', {}, 'No labels yet: label a cluster or a selection.'));
+    for (const l of labels) {
+      const id = this.labelIndex(l.label);
+      const name = h('button.link.name', { type: 'button', title: 'Select these images', onclick: () => this.selectLabel(l.label) }, l.label);
+      const row = h(
+        'div.label-row',
+        { 'data-label': l.label },
+        h('span.swatch', { style: `background:${this.labelColor(id)}` }),
+        name,
+        h('span.num', {}, fmtInt(l.count)),
+        h('button.ghost.small', { type: 'button', title: 'Rename', onclick: () => startRename() }, 'Rename'),
+        h('button.ghost.small.danger', { type: 'button', title: 'Delete this label (undo brings it back)', onclick: () => void this.deleteLabel(l.label) }, 'Delete'),
+      );
+      const startRename = () => {
+        const input = h('input.rename', { type: 'text', value: l.label, 'aria-label': `New name for ${l.label}` });
+        const done = (save: boolean) => {
+          const v = input.value.trim();
+          if (save && v && v !== l.label) void this.renameLabel(l.label, v);
+          else this.renderLabels();
+        };
+        input.addEventListener('keydown', (ev) => {
+          if (ev.key === 'Enter') done(true);
+          else if (ev.key === 'Escape') {
+            ev.stopPropagation();
+            done(false);
+          }
+        });
+        input.addEventListener('blur', () => done(true));
+        name.replaceWith(input);
+        input.focus();
+        input.select();
+      };
+      this.labelList.appendChild(row);
+    }
+  }
+
+  private selectLabel(label: string): void {
+    const id = this.labelId.get(label);
+    const rows: number[] = [];
+    for (let i = 0; i < this.labelIdx.length; i++) if (this.labelIdx[i] === id) rows.push(i);
+    this.setSelection(rows, `label ${label}`);
+  }
+
+  private renderClusters(): void {
+    clear(this.clusterList);
+    const k = this.members.length;
+    if (k === 0) {
+      this.clusterList.appendChild(h('p.hint', {}, 'This project has no clusters yet.'));
+      return;
+    }
+    const info = this.state.clusters;
+    if (info?.suggested) this.clusterList.appendChild(h('p.hint', {}, info.suggested));
+    const shown = Math.min(k, 200);
+    for (let c = 0; c < shown; c++) {
+      const rows = this.members[c];
+      const strip = h('div.strip');
+      const samples = Math.min(6, rows.length);
+      for (let s = 0; s < samples; s++) {
+        const r = rows[Math.floor((s * rows.length) / samples)];
+        strip.appendChild(h('img', { src: this.api.imageUrl(this.paths[r], true), alt: '', title: this.paths[r], loading: 'lazy', onclick: () => this.openDetail(r) }));
+      }
+      const input = h('input.cluster-label', { type: 'text', placeholder: 'Label…', list: 'label-options', 'aria-label': `Label for cluster ${c}` });
+      const card = h(
+        'div.cluster',
+        { 'data-cluster': c },
+        h(
+          'div.cluster-head',
+          {},
+          h('span.swatch', { style: `background:${paletteColor(c)}` }),
+          h('button.link', { type: 'button', title: 'Select this cluster', onclick: () => this.setSelection(Array.from(this.members[c]), `cluster ${c}`) }, `Cluster ${c}`),
+          h('span.num', {}, `${fmtInt(rows.length)} images`),
+          h('span.cluster-current'),
+        ),
+        strip,
+        h(
+          'form.row',
+          {
+            onsubmit: (ev: Event) => {
+              ev.preventDefault();
+              void this.labelCluster(c, input.value.trim());
+            },
+          },
+          input,
+          h('button.secondary.label-cluster', { type: 'submit' }, 'Label cluster'),
+        ),
+      );
+      this.clusterList.appendChild(card);
+    }
+    if (k > shown) this.clusterList.appendChild(h('p.hint', {}, `${k - shown} more clusters not shown.`));
+    this.renderClusterLabels();
+  }
+
+  /** The majority label of each cluster card. */
+  private renderClusterLabels(): void {
+    const cards = this.clusterList.querySelectorAll<HTMLElement>('.cluster');
+    cards.forEach((card) => {
+      const c = Number(card.dataset.cluster);
+      const rows = this.members[c];
+      const counts = new Map<number, number>();
+      let labeled = 0;
+      for (const r of rows) {
+        const id = this.labelIdx[r];
+        if (id >= 0) {
+          labeled++;
+          counts.set(id, (counts.get(id) ?? 0) + 1);
+        }
+      }
+      const cur = card.querySelector<HTMLElement>('.cluster-current');
+      if (!cur) return;
+      clear(cur);
+      if (labeled === 0) return;
+      let best = -1;
+      let bestN = 0;
+      for (const [id, n] of counts) if (n > bestN) [best, bestN] = [id, n];
+      const pct = Math.round((100 * labeled) / rows.length);
+      cur.append(h('span.chip', { style: `border-color:${this.labelColor(best)}` }, this.labelNames[best]), counts.size > 1 || pct < 100 ? ` ${pct}% labeled` : '');
+    });
+  }
+
+  // ---------------------------------------------------------------- keyboard
+
+  private onKey(ev: KeyboardEvent): void {
+    const target = ev.target as HTMLElement | null;
+    const typing = !!target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.isContentEditable);
+    const mod = ev.ctrlKey || ev.metaKey;
+    if (mod && !ev.altKey) {
+      const key = ev.key.toLowerCase();
+      if (typing && (key === 'z' || key === 'y')) return; // the input's own undo
+      if (key === 'z' && !ev.shiftKey) {
+        ev.preventDefault();
+        this.undoBtn.click();
+      } else if ((key === 'z' && ev.shiftKey) || key === 'y') {
+        ev.preventDefault();
+        this.redoBtn.click();
+      }
+      return;
+    }
+    if (ev.key === 'Escape') {
+      if (this.closeOverlays()) return;
+      if (typing) {
+        target?.blur();
+        return;
+      }
+      this.setSelection([], '');
+      return;
+    }
+    if (typing || ev.altKey) return;
+    switch (ev.key) {
+      case 'l':
+      case 'L':
+        ev.preventDefault();
+        this.setTab('selection');
+        this.selLabel.focus();
+        break;
+      case 'c':
+      case 'C':
+        this.setColorMode(this.colorMode === 'cluster' ? 'label' : 'cluster');
+        break;
+      case 's':
+      case 'S':
+        this.setDragmode('lasso');
+        break;
+      case 'b':
+      case 'B':
+        this.setDragmode('select');
+        break;
+      case 'p':
+      case 'P':
+        this.setDragmode('pan');
+        break;
+      case 'e':
+      case 'E':
+        void this.exportCsv();
+        break;
+      case '1':
+        this.setTab('clusters');
+        break;
+      case '2':
+        this.setTab('labels');
+        break;
+      case '3':
+        this.setTab('selection');
+        break;
+      case '?':
+        this.toggleHelp();
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+function helpCard(): HTMLElement {
+  const keys: [string, string][] = [
+    ['L', 'label the selection (focus the label field)'],
+    ['Esc', 'clear the selection / close a dialog'],
+    ['C', 'colour by cluster ↔ by label'],
+    ['S / B / P', 'lasso / box select / pan'],
+    ['1 / 2 / 3', 'clusters / labels / selection panel'],
+    ['Ctrl+Z', 'undo the last label edit'],
+    ['Ctrl+Shift+Z, Ctrl+Y', 'redo'],
+    ['E', 'export CSV'],
+    ['?', 'this help'],
+  ];
+  return h(
+    'div.card.help-card',
+    { role: 'dialog', 'aria-label': 'Keyboard shortcuts' },
+    h('h2', {}, 'Keyboard shortcuts'),
+    h('dl.keys', {}, ...keys.flatMap(([k, v]) => [h('dt', {}, h('kbd', {}, k)), h('dd', {}, v)])),
+    h('p.hint', {}, 'Scroll to zoom the map, double-click to reset it. Hover a point to see its image; click it for details.'),
+  );
+}
+
+/** Whether plotly's WebGL map worked in this page (undefined: not tried yet). */
+let webglWorks: boolean | undefined;
+
+function baseName(p: string): string {
+  const parts = p.split(/[\\/]/).filter(Boolean);
+  return parts[parts.length - 1] ?? p;
+}
