@@ -9,6 +9,7 @@
  * A custom scheme rather than file:// gives the page a real origin (so `script-src 'self'` means "our files"
  * and the IPC sender check has an origin to compare) and keeps every other file on disk unreachable.
  */
+import { ImageReader, STATIC_TYPES } from './media.js';
 import { protocol } from 'electron';
 import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
@@ -20,9 +21,6 @@ export const IMAGE_HOST = 'image';
 /** The renderer's origin as the browser serialises it. */
 export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`;
 export const APP_START_URL = `${APP_ORIGIN}/index.html`;
-
-/** Longest side of a thumbnail, in pixels. */
-export const THUMB_SIZE = 160;
 
 /**
  * Content-Security-Policy of every page we serve. `style-src 'unsafe-inline'` because plotly writes inline
@@ -42,38 +40,6 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-src 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
-
-const STATIC_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.ico': 'image/x-icon',
-  '.woff': 'font/woff',
-  '.woff2': 'font/woff2',
-  '.ttf': 'font/ttf',
-  '.wasm': 'application/wasm',
-  '.txt': 'text/plain; charset=utf-8',
-};
-
-/** Image formats Chromium displays as they are; anything else (tiff, …) is converted to PNG by sharp. */
-const WEB_IMAGE_TYPES: Record<string, string> = {
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.avif': 'image/avif',
-  '.bmp': 'image/bmp',
-};
 
 /** Register `clusterlens:` as a standard, secure scheme. Must run before `app` is ready. */
 export function registerAppScheme(): void {
@@ -151,6 +117,8 @@ async function serveStatic(rendererDir: string, url: URL, head: boolean): Promis
   });
 }
 
+const images = new ImageReader();
+
 async function serveImage(opts: ProtocolOptions, url: URL, head: boolean): Promise<Response> {
   if (url.pathname !== '/' && url.pathname !== '') return notFound();
   const rel = url.searchParams.get('path');
@@ -164,20 +132,9 @@ async function serveImage(opts: ProtocolOptions, url: URL, head: boolean): Promi
   }
   const info = await stat(abs).catch(() => null);
   if (!info?.isFile()) return notFound();
-  const webType = WEB_IMAGE_TYPES[extname(abs).toLowerCase()];
-  let body: Uint8Array;
-  let type: string;
-  if (!thumb && webType) {
-    body = await readFile(abs);
-    type = webType;
-  } else {
-    // Thumbnails, and formats the renderer cannot show, go through sharp (loaded only when needed).
-    const { default: sharp } = await import('sharp');
-    let img = sharp(abs, { failOn: 'none' }).rotate();
-    if (thumb) img = img.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true });
-    body = await img.png().toBuffer();
-    type = 'image/png';
-  }
+  const image = await images.read(abs, thumb).catch(() => undefined);
+  if (!image) return notFound();
+  const { body, type } = image;
   return new Response(head ? null : body, {
     status: 200,
     headers: {

@@ -15,10 +15,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import sharp from 'sharp';
+import { IMAGE_TYPES, ImageReader, STATIC_TYPES } from './media.js';
 import { PACKAGE_ROOT } from '../core/demo.js';
 import { ApiError, ERROR_STATUS, toApiError, type Session } from './session.js';
 import { PathGuardError, resolveInside } from './path-guard.js';
@@ -41,40 +41,7 @@ export const SECURITY_HEADERS: Record<string, string> = {
 export const TOKEN_HEADER = 'x-clusterlens-token';
 export const TOKEN_COOKIE = 'clusterlens_token';
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
-export const THUMB_SIZE = 96;
-export const THUMB_CACHE_ENTRIES = 5000;
 const PING_MS = 15_000;
-
-const IMAGE_TYPES: Record<string, string> = {
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.bmp': 'image/bmp',
-  '.tif': 'image/tiff',
-  '.tiff': 'image/tiff',
-};
-/** Formats browsers do not show: sent converted to PNG. */
-const CONVERT_TO_PNG = new Set(['.tif', '.tiff', '.bmp']);
-
-const STATIC_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.ico': 'image/x-icon',
-  '.woff': 'font/woff',
-  '.woff2': 'font/woff2',
-  '.ttf': 'font/ttf',
-  '.wasm': 'application/wasm',
-  '.txt': 'text/plain; charset=utf-8',
-};
 
 const NOT_BUILT_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Clusterlens</title></head>
@@ -102,25 +69,6 @@ export interface RunningServer {
   port: number;
   token: string;
   close(): Promise<void>;
-}
-
-/** A small LRU of thumbnails (Map keeps insertion order). */
-class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
-  get(k: string): V | undefined {
-    const v = this.map.get(k);
-    if (v !== undefined) {
-      this.map.delete(k);
-      this.map.set(k, v);
-    }
-    return v;
-  }
-  set(k: string, v: V): void {
-    this.map.delete(k);
-    this.map.set(k, v);
-    while (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
-  }
 }
 
 class HttpError extends Error {
@@ -155,7 +103,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const rendererDir = opts.rendererDir ?? join(PACKAGE_ROOT, 'dist', 'renderer');
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const token = randomBytes(24).toString('hex');
-  const thumbs = new Lru<Buffer>(THUMB_CACHE_ENTRIES);
+  const images = new ImageReader();
   const streams = new Set<ServerResponse>();
   let port = 0;
 
@@ -241,38 +189,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const handleImage = async (res: ServerResponse, url: URL, head: boolean) => {
     const rel = url.searchParams.get('path');
     if (!rel) throw new HttpError(400, 'bad_request', 'missing ?path=');
-    const ext = extname(rel).toLowerCase();
-    const type = IMAGE_TYPES[ext];
-    if (!type) throw new HttpError(403, 'forbidden', 'not an image file');
+    if (!IMAGE_TYPES[extname(rel).toLowerCase()]) throw new HttpError(403, 'forbidden', 'not an image file');
     const file = await session.imagePath(rel);
     const thumb = url.searchParams.get('thumb') === '1' || url.searchParams.get('thumb') === 'true';
-    let body: Buffer;
-    let contentType = type;
+    let image: { body: Buffer; type: string } | undefined;
     try {
-      if (thumb) {
-        const st = await stat(file);
-        const key = `${file}\0${st.mtimeMs}\0${st.size}`;
-        let t = thumbs.get(key);
-        if (!t) {
-          t = await sharp(file, { failOn: 'none' })
-            .rotate()
-            .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'contain', background: { r: 0, g: 0, b: 0, alpha: 0 } })
-            .png()
-            .toBuffer();
-          thumbs.set(key, t);
-        }
-        body = t;
-        contentType = 'image/png';
-      } else if (CONVERT_TO_PNG.has(ext)) {
-        body = await sharp(file, { failOn: 'none' }).png().toBuffer();
-        contentType = 'image/png';
-      } else {
-        body = await readFile(file);
-      }
+      image = await images.read(file, thumb);
     } catch (e) {
       if (e instanceof PathGuardError) throw e;
       throw new HttpError(415, 'bad_request', 'the image could not be read');
     }
+    if (!image) throw new HttpError(403, 'forbidden', 'not an image file');
+    const { body, type: contentType } = image;
     send(res, 200, { 'Content-Type': contentType, 'Content-Length': body.length, 'Cache-Control': 'private, max-age=300' }, head ? undefined : body);
   };
 
