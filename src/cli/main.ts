@@ -80,7 +80,7 @@ function printInfo(info: ProjectInfo): void {
 export function buildProgram(): Command {
   const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
   const program = new Command('clusterlens')
-    .description('Turn a folder of unlabeled images into a labeled dataset: autoencoder → k-means → t-SNE map → labels → CSV.')
+    .description('Turn a folder of unlabeled images into a labeled dataset: autoencoder → t-SNE map → k-means clusters → labels → CSV.')
     .version(pkg.version)
     .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
 
