@@ -1,7 +1,7 @@
 /**
  * UI benchmark: the map and the labeling loop in Chromium on a 70,000-point project.
  *
- *   npx tsx bench/ui.ts [--n 70000] [--keep] [--bypass-csp]
+ *   npx tsx bench/ui.ts [--n 70000] [--keep] [--bypass-csp] [--profile] [--no-screenshot]
  *
  * The project is synthetic (so the benchmark takes seconds, not the hour analyzing 70,000 images would): ten
  * Gaussian blobs on the map, one of exactly 10,000 points, the others sharing the rest; every point's image is
@@ -99,6 +99,38 @@ async function makeProject(root: string, n: number): Promise<{ dir: string; cent
   await store.writeArray('outliers', outliers, [n]);
   await store.save();
   return { dir, centers };
+}
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }; children?: number[] }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** --profile: the label step's top functions by self time and by inclusive time (Chrome's sampling profiler). */
+function printProfile(p: CpuProfile): void {
+  const self = new Map<number, number>();
+  p.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000));
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const name = (id: number) => {
+    const f = byId.get(id)!.callFrame;
+    return `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}:${f.columnNumber + 1}`;
+  };
+  const selfBy = new Map<string, number>();
+  const totalBy = new Map<string, number>();
+  for (const [id, ms] of self) {
+    selfBy.set(name(id), (selfBy.get(name(id)) ?? 0) + ms);
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const nm = name(cur);
+      if (!seen.has(nm)) totalBy.set(nm, (totalBy.get(nm) ?? 0) + ms);
+      seen.add(nm);
+    }
+  }
+  const top = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `  ${v.toFixed(1).padStart(8)} ms  ${k}`).join('\n');
+  console.log(`profile of the label step, self time:\n${top(selfBy)}\ninclusive time:\n${top(totalBy)}`);
 }
 
 function withTimeout<T>(p: Promise<T>, what: string, ms = 60_000): Promise<T> {
@@ -200,7 +232,16 @@ async function main(): Promise<void> {
     console.log(`lasso of ${selected.toLocaleString('en-US')} points → selection panel: ${figures.lassoMs.toFixed(0)} ms (target < 500); ${figures.galleryCells} thumbnail cells in the DOM`);
 
     // 3. label the selection
+    // colour the map by label, so that the edit has to change the map's colours, not only the panels
+    await page.click('#color-label');
+    await page.waitForTimeout(500);
     await page.fill('#sel-label', 'bench-label');
+    const cdp = args.includes('--profile') ? await page.context().newCDPSession(page) : null;
+    if (cdp) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+      await cdp.send('Profiler.start');
+    }
     figures.labelMs = await withTimeout(page.evaluate(
       () =>
         new Promise<number>((resolve) => {
@@ -218,6 +259,7 @@ async function main(): Promise<void> {
           (document.querySelector('#label-selection') as HTMLButtonElement).click();
         }),
     ), 'label');
+    if (cdp) printProfile((await cdp.send('Profiler.stop')).profile as CpuProfile);
     const labeled = Number(await page.getAttribute('#status-labeled', 'data-count'));
     figures.labeled = labeled;
     console.log(`label ${labeled.toLocaleString('en-US')} selected images → confirmed and shown: ${figures.labelMs.toFixed(0)} ms (target < 300)`);

@@ -12,10 +12,11 @@ import type { ClusterlensApi, EditResult, Points, ProjectState } from '../shared
 import { UNLABELED, discreteColorscale, paletteColor } from './colors.js';
 import { clear, errorMessage, fmtInt, h, toast } from './dom.js';
 import { Gallery } from './gallery.js';
+import { recolorInPlace } from './gl-recolor.js';
 import type { Plotly } from './globals.js';
 
-type ColorMode = 'cluster' | 'label';
-type Tab = 'clusters' | 'labels' | 'selection';
+type ColorMode = 'cluster' | 'label' | 'outlier';
+type Tab = 'clusters' | 'labels' | 'selection' | 'outliers';
 
 export interface WorkspaceHost {
   close(): void;
@@ -53,6 +54,15 @@ export class Workspace {
   private readonly selCount: HTMLElement;
   private readonly selLabel: HTMLInputElement;
   private readonly gallery: Gallery;
+  private readonly outlierGallery: Gallery;
+  private readonly outlierHead: HTMLElement;
+  private outlierRows: number[] = [];
+  private outlierScores = new Map<number, number>();
+  private outliersLoaded = false;
+  private readonly queryCard: HTMLElement;
+  private readonly mergeBar: HTMLElement;
+  private readonly mergePicked = new Set<number>();
+  private readonly fileInput: HTMLInputElement;
   private readonly labelOptions: HTMLDataListElement;
   private readonly undoBtn: HTMLButtonElement;
   private readonly redoBtn: HTMLButtonElement;
@@ -78,6 +88,7 @@ export class Workspace {
     this.colorBtns = {
       cluster: btn('color-cluster', 'Clusters', 'Colour by cluster (C)', () => this.setColorMode('cluster')),
       label: btn('color-label', 'Labels', 'Colour by label (C)', () => this.setColorMode('label')),
+      outlier: btn('color-outlier', 'Outliers', 'Colour by outlier score: red = unlike the rest (C)', () => this.setColorMode('outlier')),
     };
     this.dragBtns = {
       lasso: btn('tool-lasso', 'Lasso', 'Lasso select (S)', () => this.setDragmode('lasso')),
@@ -91,17 +102,34 @@ export class Workspace {
       {},
       h('button.ghost#close-project', { type: 'button', title: 'Back to the start screen', onclick: () => this.host.close() }, '←'),
       this.projectName,
-      h('div.group', { role: 'group', 'aria-label': 'Colour by' }, h('span.group-label', {}, 'Colour'), this.colorBtns.cluster, this.colorBtns.label),
+      h('div.group', { role: 'group', 'aria-label': 'Colour by' }, h('span.group-label', {}, 'Colour'), this.colorBtns.cluster, this.colorBtns.label, this.colorBtns.outlier),
       h('div.group', { role: 'group', 'aria-label': 'Map tool' }, this.dragBtns.lasso, this.dragBtns.select, this.dragBtns.pan),
       h('div.spacer'),
       this.undoBtn,
       this.redoBtn,
+      btn('search-image', 'Search by image…', 'Find the images most like a picture from outside the project (or drop one on the window) (F)', () => this.fileInput.click()),
       btn('export', 'Export CSV', 'Export the labeled CSV (E)', () => void this.exportCsv()),
       btn('help-btn', '?', 'Keyboard shortcuts (?)', () => this.toggleHelp()),
     );
 
     // panels
+    this.fileInput = h('input.hidden#search-file', { type: 'file', accept: 'image/*' }) as HTMLInputElement;
+    this.fileInput.addEventListener('change', () => {
+      const f = this.fileInput.files?.[0];
+      this.fileInput.value = '';
+      if (f) void this.searchByFile(f);
+    });
     this.clusterList = h('div.cluster-list');
+    this.mergeBar = h('div.merge-bar.hidden#merge-bar');
+    this.queryCard = h('div.query-card.hidden#query-card');
+    this.outlierHead = h('div.sel-head#outlier-head', {}, 'Outliers');
+    this.outlierGallery = new Gallery({
+      cell: 86,
+      thumbUrl: (i) => this.api.imageUrl(this.paths[i], true),
+      caption: (i) => `outlier score ${(this.outlierScores.get(i) ?? this.outliers[i]).toFixed(2)} — ${this.paths[i]}${this.labelOf(i) ? ` — ${this.labelOf(i)}` : ''}`,
+      stripe: (i) => (this.labelIdx[i] >= 0 ? this.labelColor(this.labelIdx[i]) : null),
+      onOpen: (i) => this.openDetail(i),
+    });
     this.labelList = h('div.label-list');
     this.selCount = h('span.sel-count#sel-count', {}, 'No selection');
     this.selLabel = h('input#sel-label', { type: 'text', placeholder: 'Label…', list: 'label-options', 'aria-label': 'Label for the selection' });
@@ -127,24 +155,56 @@ export class Workspace {
     });
     const tabButton = (t: Tab, text: string) => h(`button.tab#tab-${t}`, { type: 'button', role: 'tab', onclick: () => this.setTab(t) }, text) as HTMLButtonElement;
     this.tabs = {
-      clusters: { button: tabButton('clusters', 'Clusters'), panel: h('div.panel#panel-clusters', { role: 'tabpanel' }, this.clusterList) },
+      clusters: { button: tabButton('clusters', 'Clusters'), panel: h('div.panel#panel-clusters', { role: 'tabpanel' }, this.mergeBar, this.clusterList) },
       labels: { button: tabButton('labels', 'Labels'), panel: h('div.panel#panel-labels', { role: 'tabpanel' }, this.labelList) },
       selection: {
         button: tabButton('selection', 'Selection'),
-        panel: h('div.panel.selection-panel#panel-selection', { role: 'tabpanel' }, h('div.sel-head', {}, this.selCount), selForm, this.gallery.el),
+        panel: h('div.panel.selection-panel#panel-selection', { role: 'tabpanel' }, this.queryCard, h('div.sel-head', {}, this.selCount), selForm, this.gallery.el),
+      },
+      outliers: {
+        button: tabButton('outliers', 'Outliers'),
+        panel: h(
+          'div.panel.selection-panel#panel-outliers',
+          { role: 'tabpanel' },
+          this.outlierHead,
+          h(
+            'div.row',
+            {},
+            h('button.secondary#select-outliers', { type: 'button', title: 'Put the flagged images in the selection, to label or inspect them', onclick: () => this.selectOutliers() }, 'Select the flagged'),
+            h('button.secondary#color-by-outlier', { type: 'button', title: 'Colour the map by outlier score', onclick: () => this.setColorMode('outlier') }, 'Show on the map'),
+          ),
+          this.outlierGallery.el,
+        ),
       },
     };
     const side = h(
       'aside.sidebar',
       {},
-      h('nav.tabs', { role: 'tablist' }, this.tabs.clusters.button, this.tabs.labels.button, this.tabs.selection.button),
+      h('nav.tabs', { role: 'tablist' }, this.tabs.clusters.button, this.tabs.labels.button, this.tabs.selection.button, this.tabs.outliers.button),
       this.tabs.clusters.panel,
       this.tabs.labels.panel,
       this.tabs.selection.panel,
+      this.tabs.outliers.panel,
     );
     this.detail = h('div.overlay.hidden#detail', { onclick: (ev: Event) => ev.target === this.detail && this.closeOverlays() });
     this.help = h('div.overlay.hidden#help', { onclick: (ev: Event) => ev.target === this.help && this.closeOverlays() }, helpCard());
-    this.el = h('section.workspace', {}, toolbar, h('div.main', {}, h('div.map-wrap', {}, this.mapEl), side), this.status, this.detail, this.help, this.hoverImg, this.labelOptions);
+    this.el = h('section.workspace', {}, toolbar, h('div.main', {}, h('div.map-wrap', {}, this.mapEl), side), this.status, this.detail, this.help, this.hoverImg, this.labelOptions, this.fileInput);
+    this.el.addEventListener('dragover', (ev) => {
+      if (!ev.dataTransfer?.types.includes('Files')) return;
+      ev.preventDefault();
+      ev.dataTransfer.dropEffect = 'copy';
+      this.el.classList.add('dropping');
+    });
+    this.el.addEventListener('dragleave', (ev) => {
+      if (ev.target === this.el || !this.el.contains(ev.relatedTarget as Node | null)) this.el.classList.remove('dropping');
+    });
+    this.el.addEventListener('drop', (ev) => {
+      this.el.classList.remove('dropping');
+      const f = ev.dataTransfer?.files?.[0];
+      if (!f) return;
+      ev.preventDefault();
+      void this.searchByFile(f);
+    });
     this.setTab('clusters');
   }
 
@@ -173,6 +233,13 @@ export class Workspace {
     this.state = state;
     if (!this.countsMatch()) void this.refetchPoints();
     else this.renderMeta();
+  }
+
+  /** A `clusters.changed` event: clusters were merged or a merge undone (here or in another window). */
+  onClustersChanged(state: ProjectState): void {
+    if (this.busy) return;
+    this.state = state;
+    void this.refetchPoints();
   }
 
   // ---------------------------------------------------------------- data
@@ -236,33 +303,51 @@ export class Workspace {
   private async refetchPoints(): Promise<void> {
     const points = await this.api.invoke('project.points', {});
     const before = this.paths;
+    const clustersBefore = this.cluster;
+    const xsBefore = this.xs;
     this.setPoints(points);
     if (before.length !== this.paths.length) {
       this.selection = [];
       await this.plot();
-    } else this.recolor();
+    } else this.recolor(sameArray(clustersBefore, this.cluster) && sameArray(xsBefore, this.xs));
     this.renderAll();
   }
 
   // ---------------------------------------------------------------- map
 
-  private colorArrays(): { values: Float32Array; scale: [number, string][]; cmax: number } {
+  private colorArrays(): { values: Float32Array; scale: [number, string][]; cmin: number; cmax: number; category?: Int32Array; palette?: string[] } {
     const n = this.paths.length;
     const values = new Float32Array(n);
     if (this.colorMode === 'cluster') {
       const k = Math.max(this.members.length, 1);
-      for (let i = 0; i < n; i++) values[i] = this.cluster[i] + 0.5;
-      return { values, scale: discreteColorscale(Array.from({ length: k }, (_, c) => paletteColor(c))), cmax: k };
+      const palette = Array.from({ length: k }, (_, c) => paletteColor(c));
+      const category = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        category[i] = Math.max(0, this.cluster[i]);
+        values[i] = this.cluster[i] + 0.5;
+      }
+      return { values, scale: discreteColorscale(palette), cmin: 0, cmax: k, category, palette };
     }
-    const cats = this.labelNames.length + 1;
-    for (let i = 0; i < n; i++) values[i] = this.labelIdx[i] + 1.5;
-    const colors = [UNLABELED, ...this.labelNames.map((_, id) => this.labelColor(id))];
-    return { values, scale: discreteColorscale(colors), cmax: cats };
+    if (this.colorMode === 'outlier') {
+      // the robust z-score of the outlier ranking: grey up to the median, then towards red; the top is the 99.5th
+      // percentile so that a few extreme points do not wash out the rest
+      const finite = Array.from(this.outliers).filter(Number.isFinite).sort((a, b) => a - b);
+      const top = Math.max(finite[Math.floor(0.995 * (finite.length - 1))] ?? 1, 1e-6);
+      for (let i = 0; i < n; i++) values[i] = Number.isFinite(this.outliers[i]) ? this.outliers[i] : 0;
+      return { values, scale: OUTLIER_SCALE, cmin: 0, cmax: top };
+    }
+    const palette = [UNLABELED, ...this.labelNames.map((_, id) => this.labelColor(id))];
+    const category = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      category[i] = this.labelIdx[i] + 1;
+      values[i] = this.labelIdx[i] + 1.5;
+    }
+    return { values, scale: discreteColorscale(palette), cmin: 0, cmax: palette.length, category, palette };
   }
 
   private async plot(retry = true): Promise<void> {
     const n = this.paths.length;
-    const { values, scale, cmax } = this.colorArrays();
+    const { values, scale, cmin, cmax } = this.colorArrays();
     const size = n > 30000 ? 3 : n > 5000 ? 4 : 6;
     const gl = webglWorks !== false;
     const trace = {
@@ -271,7 +356,7 @@ export class Workspace {
       x: this.xs,
       y: this.ys,
       hoverinfo: 'none',
-      marker: { size, color: values, colorscale: scale, cmin: 0, cmax, showscale: false, line: { width: 0 } },
+      marker: { size, color: values, colorscale: scale, cmin, cmax, showscale: false, line: { width: 0 } },
       selected: { marker: { opacity: 1 } },
       unselected: { marker: { opacity: 0.18 } },
     };
@@ -286,7 +371,9 @@ export class Workspace {
       paper_bgcolor: '#ffffff',
       uirevision: 'map',
     };
-    const config = { displaylogo: false, responsive: true, scrollZoom: true, doubleClick: 'reset', modeBarButtonsToRemove: ['toImage', 'select2d', 'lasso2d', 'pan2d', 'zoom2d', 'autoScale2d'] };
+    // plotly draws WebGL at 2× the CSS pixels by default; on a 1× screen that is 4× the fill work for nothing
+    // (software WebGL spends most of an edit's time there). Use the screen's own ratio.
+    const config = { plotGlPixelRatio: Math.min(2, Math.max(1, window.devicePixelRatio || 1)), displaylogo: false, responsive: true, scrollZoom: true, doubleClick: 'reset', modeBarButtonsToRemove: ['toImage', 'select2d', 'lasso2d', 'pan2d', 'zoom2d', 'autoScale2d'] };
     if (this.plotted) this.plotly.purge(this.mapEl);
     // plotly's types do not know that typed arrays are fine as data
     await this.plotly.newPlot(this.mapEl, [trace as never], layout as never, config as never);
@@ -313,10 +400,16 @@ export class Workspace {
     this.mapEl.dataset.ready = String(n);
   }
 
-  private recolor(): void {
+  /**
+   * Show the current colouring. `afterEdit`: only labels changed (points and clusters did not), so nothing is drawn unless the map is coloured
+   * by label, and then the colours go straight to the WebGL scatter (see gl-recolor.ts) instead of a restyle.
+   */
+  private recolor(afterEdit = false): void {
     if (!this.plotted) return;
-    const { values, scale, cmax } = this.colorArrays();
-    void this.plotly.restyle(this.mapEl, { 'marker.color': [values], 'marker.colorscale': [scale], 'marker.cmax': cmax } as never, [0]);
+    if (afterEdit && this.colorMode !== 'label') return;
+    const { values, scale, cmin, cmax, category, palette } = this.colorArrays();
+    if (afterEdit && category && palette && recolorInPlace(this.mapEl, category, palette, { color: values, colorscale: scale, cmax })) return;
+    void this.plotly.restyle(this.mapEl, { 'marker.color': [values], 'marker.colorscale': [scale], 'marker.cmin': cmin, 'marker.cmax': cmax } as never, [0]);
   }
 
   private onHover(ev: PlotHoverEvent): void {
@@ -345,9 +438,15 @@ export class Workspace {
   }
 
   private setColorMode(mode: ColorMode): void {
+    const changed = mode !== this.colorMode;
     this.colorMode = mode;
-    for (const [m, b] of Object.entries(this.colorBtns)) b.classList.toggle('active', m === mode);
-    this.recolor();
+    this.renderColorButtons();
+    if (changed) this.recolor();
+  }
+
+  private renderColorButtons(): void {
+    for (const [m, b] of Object.entries(this.colorBtns)) b.classList.toggle('active', m === this.colorMode);
+    this.mapEl.dataset.color = this.colorMode;
   }
 
   // ---------------------------------------------------------------- selection
@@ -384,26 +483,35 @@ export class Workspace {
   // ---------------------------------------------------------------- edits
 
   /**
-   * Run a label edit: `apply` updates the local label indices the way the backend did, or 'refetch' reloads
-   * the points (undo/redo). Either way the result's counts are checked against ours.
+   * Run a label edit. `run` sends it; `apply` updates the local label indices the way the backend will, or
+   * 'refetch' reloads the points afterwards (undo/redo). A local edit is drawn while the request is in flight
+   * (the backend's journal write and the map's redraw overlap) and rolled back if the backend refuses it; the
+   * status bar and panels change only once the backend has confirmed, and the result's counts are checked
+   * against ours.
    */
   private async edit(run: () => Promise<EditResult | { description: string; count: number; state: ProjectState }>, apply: (() => void) | 'refetch'): Promise<boolean> {
     if (this.busy) return false;
     this.busy = true;
     document.body.classList.add('busy');
+    const before = apply === 'refetch' ? null : this.labelIdx.slice();
     try {
-      const res = await run();
+      const pending = run();
+      if (apply !== 'refetch') {
+        apply();
+        this.recolor(true);
+      }
+      const res = await pending;
       this.state = res.state;
       if (apply === 'refetch') {
         if (res.count > 0 || !this.countsMatch()) await this.refetchPoints();
-      } else {
-        apply();
-        if (!this.countsMatch()) await this.refetchPoints();
-        else this.recolor();
-      }
+      } else if (!this.countsMatch()) await this.refetchPoints();
       this.renderAfterEdit(res.description);
       return true;
     } catch (err) {
+      if (before) {
+        this.labelIdx = before;
+        this.recolor(true);
+      }
       toast(errorMessage(err), 'error');
       return false;
     } finally {
@@ -512,11 +620,26 @@ export class Workspace {
     this.hoverImg.classList.remove('show');
     const path = this.paths[row];
     const input = h('input#detail-label', { type: 'text', value: this.labelOf(row), list: 'label-options', placeholder: 'Label…', 'aria-label': 'Label of this image' });
+    const recon = h('div.recon#detail-recon', {}, h('span.hint', {}, 'Reconstructing…'));
+    void this.api
+      .invoke('image.reconstruction', { path })
+      .then((r) => {
+        clear(recon);
+        recon.append(
+          h('figure', {}, h('img#recon-input', { src: r.original, alt: 'what the model sees' }), h('figcaption', {}, `model input (${r.size}×${r.size})`)),
+          h('figure', {}, h('img#recon-output', { src: r.reconstruction, alt: 'the reconstruction' }), h('figcaption', {}, `reconstruction (error ${r.error.toPrecision(3)})`)),
+        );
+      })
+      .catch((err: unknown) => {
+        clear(recon);
+        recon.append(h('span.hint', {}, `No reconstruction: ${errorMessage(err)}`));
+      });
     const card = h(
       'div.card.detail-card',
       { role: 'dialog', 'aria-label': `Image ${path}` },
       h('button.ghost.close', { type: 'button', 'aria-label': 'Close', onclick: () => this.closeOverlays() }, '×'),
       h('img.detail-img', { src: this.api.imageUrl(path, false), alt: path }),
+      recon,
       h(
         'dl.detail-info',
         {},
@@ -567,6 +690,116 @@ export class Workspace {
     }
   }
 
+  /** Search by an image from outside the project: the nearest project images become the selection. */
+  private async searchByFile(file: File): Promise<void> {
+    if (!/^image\//.test(file.type) && !/\.(png|jpe?g|gif|webp|bmp|tiff?|avif)$/i.test(file.name)) {
+      toast(`${file.name}: not an image`, 'error');
+      return;
+    }
+    try {
+      const data = await fileBase64(file);
+      const r = await this.api.invoke('similar.image', { name: file.name, data, top: 48 });
+      const rows: number[] = [];
+      const dist = new Map<number, number>();
+      for (const n of r.neighbours) {
+        const i = this.pathIndex.get(n.path);
+        if (i !== undefined) {
+          rows.push(i);
+          dist.set(i, n.distance);
+        }
+      }
+      this.showQueryCard(file, r.score, rows.length ? dist.get(rows[0])! : null);
+      this.setSelection(rows, `like ${file.name}`);
+      this.setTab('selection');
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    }
+  }
+
+  private showQueryCard(file: File, score: { label: string | null; score: number; outlier: boolean } | null, nearest: number | null): void {
+    const old = this.queryCard.querySelector('img')?.getAttribute('src');
+    if (old?.startsWith('blob:')) URL.revokeObjectURL(old);
+    clear(this.queryCard);
+    const verdict = !score || !score.label ? 'nothing is labeled yet to score it against' : score.outlier ? `unlike anything labeled (best: ${score.label}, ${score.score.toFixed(2)})` : `looks like ${score.label} (score ${score.score.toFixed(2)})`;
+    this.queryCard.append(
+      h('img', { src: URL.createObjectURL(file), alt: file.name }),
+      h('div', {}, h('div.name', {}, `Searched by ${file.name}`), h('div.hint#query-verdict', {}, verdict), nearest !== null ? h('div.hint', {}, `nearest distance ${nearest.toFixed(3)}`) : null),
+      h('button.ghost.small', { type: 'button', title: 'Hide', onclick: () => this.queryCard.classList.add('hidden') }, '×'),
+    );
+    this.queryCard.classList.remove('hidden');
+  }
+
+  private async loadOutliers(): Promise<void> {
+    this.outliersLoaded = true;
+    this.outlierHead.textContent = 'Ranking outliers…';
+    try {
+      const top = Math.min(500, this.paths.length);
+      const r = await this.api.invoke('outliers', { top });
+      this.outlierRows = [];
+      this.outlierScores.clear();
+      let flagged = 0;
+      for (const it of r.items) {
+        const i = this.pathIndex.get(it.path);
+        if (i === undefined) continue;
+        this.outlierRows.push(i);
+        this.outlierScores.set(i, it.score);
+        if (it.flagged) flagged++;
+      }
+      this.flaggedCount = flagged;
+      this.outlierHead.textContent = `The ${fmtInt(this.outlierRows.length)} most unusual images, by outlier score (${fmtInt(flagged)} flagged)`;
+      this.outlierGallery.setItems(this.outlierRows);
+    } catch (err) {
+      this.outliersLoaded = false;
+      this.outlierHead.textContent = errorMessage(err);
+    }
+  }
+
+  private flaggedCount = 0;
+
+  private selectOutliers(): void {
+    const rows = this.outlierRows.slice(0, this.flaggedCount);
+    if (rows.length === 0) {
+      toast('No image is flagged as an outlier');
+      return;
+    }
+    this.setSelection(rows, 'flagged outliers');
+  }
+
+  private async mergeClusters(ids: number[]): Promise<void> {
+    await this.clusterEdit(() => this.api.invoke('clusters.merge', { clusters: ids }));
+  }
+
+  private async clusterEdit(run: () => Promise<{ description: string; state: ProjectState }>): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    document.body.classList.add('busy');
+    try {
+      const r = await run();
+      this.state = r.state;
+      this.mergePicked.clear();
+      await this.refetchPoints();
+      this.status.dataset.lastEdit = r.description;
+      this.renderStatus(r.description);
+      toast(r.description);
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    } finally {
+      this.busy = false;
+      document.body.classList.remove('busy');
+    }
+  }
+
+  private renderMergeBar(): void {
+    clear(this.mergeBar);
+    const merges = this.state.clusters?.merges ?? 0;
+    const n = this.mergePicked.size;
+    this.mergeBar.classList.toggle('hidden', n === 0 && merges === 0);
+    const merge = h('button.primary.small#merge-clusters', { type: 'button', title: 'Merge the ticked clusters into the lowest-numbered one (M)', onclick: () => void this.mergeClusters([...this.mergePicked]) }, `Merge ${n} clusters`) as HTMLButtonElement;
+    merge.disabled = n < 2;
+    this.mergeBar.append(h('span.hint', {}, n < 2 ? 'Tick two or more clusters to merge them' : `Clusters ${[...this.mergePicked].sort((a, b) => a - b).join(', ')}`), merge);
+    if (merges > 0) this.mergeBar.append(h('button.secondary.small#unmerge', { type: 'button', title: 'Undo the last merge', onclick: () => void this.clusterEdit(() => this.api.invoke('clusters.unmerge', {})) }, 'Undo merge'));
+  }
+
   private closeOverlays(): boolean {
     let closed = false;
     for (const o of [this.detail, this.help]) {
@@ -586,6 +819,7 @@ export class Workspace {
 
   private setTab(t: Tab): void {
     this.tab = t;
+    if (t === 'outliers' && !this.outliersLoaded) void this.loadOutliers();
     for (const [name, { button, panel }] of Object.entries(this.tabs)) {
       button.classList.toggle('active', name === t);
       button.setAttribute('aria-selected', String(name === t));
@@ -594,7 +828,7 @@ export class Workspace {
   }
 
   private renderAll(): void {
-    this.setColorMode(this.colorMode);
+    this.renderColorButtons();
     this.renderClusters();
     this.renderMeta();
     this.renderSelectionHead();
@@ -693,8 +927,19 @@ export class Workspace {
     const info = this.state.clusters;
     if (info?.suggested) this.clusterList.appendChild(h('p.hint', {}, info.suggested));
     const shown = Math.min(k, 200);
+    const merged = this.members.filter((m) => m.length === 0).length;
+    if (merged > 0) this.clusterList.appendChild(h('p.hint', {}, `${k - merged} clusters (${merged} merged into others)`));
+    this.renderMergeBar();
     for (let c = 0; c < shown; c++) {
       const rows = this.members[c];
+      if (rows.length === 0) continue; // merged into another cluster
+      const pick = h('input.merge-pick', { type: 'checkbox', title: 'Tick to merge with other clusters', 'aria-label': `Pick cluster ${c} for merging` }) as HTMLInputElement;
+      pick.checked = this.mergePicked.has(c);
+      pick.addEventListener('change', () => {
+        if (pick.checked) this.mergePicked.add(c);
+        else this.mergePicked.delete(c);
+        this.renderMergeBar();
+      });
       const strip = h('div.strip');
       const samples = Math.min(6, rows.length);
       for (let s = 0; s < samples; s++) {
@@ -708,6 +953,7 @@ export class Workspace {
         h(
           'div.cluster-head',
           {},
+          pick,
           h('span.swatch', { style: `background:${paletteColor(c)}` }),
           h('button.link', { type: 'button', title: 'Select this cluster', onclick: () => this.setSelection(Array.from(this.members[c]), `cluster ${c}`) }, `Cluster ${c}`),
           h('span.num', {}, `${fmtInt(rows.length)} images`),
@@ -796,7 +1042,7 @@ export class Workspace {
         break;
       case 'c':
       case 'C':
-        this.setColorMode(this.colorMode === 'cluster' ? 'label' : 'cluster');
+        this.setColorMode(this.colorMode === 'cluster' ? 'label' : this.colorMode === 'label' ? 'outlier' : 'cluster');
         break;
       case 's':
       case 'S':
@@ -823,6 +1069,18 @@ export class Workspace {
       case '3':
         this.setTab('selection');
         break;
+      case '4':
+        this.setTab('outliers');
+        break;
+      case 'm':
+      case 'M':
+        if (this.mergePicked.size >= 2) void this.mergeClusters([...this.mergePicked]);
+        else toast('Tick two or more clusters in the Clusters panel to merge them');
+        break;
+      case 'f':
+      case 'F':
+        this.fileInput.click();
+        break;
       case '?':
         this.toggleHelp();
         break;
@@ -836,9 +1094,11 @@ function helpCard(): HTMLElement {
   const keys: [string, string][] = [
     ['L', 'label the selection (focus the label field)'],
     ['Esc', 'clear the selection / close a dialog'],
-    ['C', 'colour by cluster ↔ by label'],
+    ['C', 'colour by cluster → label → outlier score'],
     ['S / B / P', 'lasso / box select / pan'],
-    ['1 / 2 / 3', 'clusters / labels / selection panel'],
+    ['1 / 2 / 3 / 4', 'clusters / labels / selection / outliers panel'],
+    ['M', 'merge the ticked clusters'],
+    ['F', 'search by an image from outside the project (or drop it on the window)'],
     ['Ctrl+Z', 'undo the last label edit'],
     ['Ctrl+Shift+Z, Ctrl+Y', 'redo'],
     ['E', 'export CSV'],
@@ -853,8 +1113,31 @@ function helpCard(): HTMLElement {
   );
 }
 
+/** Outlier colouring: grey for ordinary points, through orange to red for the most unusual. */
+const OUTLIER_SCALE: [number, string][] = [
+  [0, '#d4d8de'],
+  [0.35, '#d4d8de'],
+  [0.6, '#fdae61'],
+  [0.8, '#f46d43'],
+  [1, '#a50026'],
+];
+
 /** Whether plotly's WebGL map worked in this page (undefined: not tried yet). */
 let webglWorks: boolean | undefined;
+
+/** A File's bytes as base64 (for the JSON API). */
+async function fileBase64(file: File): Promise<string> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function sameArray(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function baseName(p: string): string {
   const parts = p.split(/[\\/]/).filter(Boolean);
