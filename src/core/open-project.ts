@@ -101,7 +101,20 @@ export interface ClusterlensProject {
   /** The codes, n×d float32 in project order. */
   embeddings(): Promise<{ codes: Float32Array; n: number; d: number }>;
   exportEmbeddings(outFile: string): Promise<{ rows: number; dims: number; file: string }>;
+  /** What the model sees of an image (decoded at the model's size) and what it reconstructs from its code. */
+  reconstruct(input: ImageInput): Promise<Reconstruction>;
   close(): Promise<void>;
+}
+
+export interface Reconstruction {
+  size: number;
+  channels: number;
+  /** The image at the model's size, uint8 size×size×channels. */
+  input: Uint8Array;
+  /** The autoencoder's reconstruction, same layout. */
+  output: Uint8Array;
+  /** Mean squared error between the two, pixels in [0, 1]. */
+  error: number;
 }
 
 export interface OpenProjectOptions {
@@ -226,6 +239,22 @@ class Project implements ClusterlensProject {
       if ('row' in r) out.set(index.row(r.row), i * d);
     });
     return out;
+  }
+
+  async reconstruct(input: ImageInput): Promise<Reconstruction> {
+    const r = this.resolveInput(input, 0);
+    const file = 'row' in r ? resolve(this.store.manifest.datasetRoot, this.store.manifest.images[r.row].path) : r.file;
+    const { size } = this.store.manifest.settings;
+    const channels = this.store.manifest.channels;
+    const pixels = await decodeOne(file, { size, channels });
+    const ae = await this.autoencoder();
+    const output = await ae.reconstruct(pixels, 1);
+    let sum = 0;
+    for (let i = 0; i < pixels.length; i++) {
+      const d = (pixels[i] - output[i]) / 255;
+      sum += d * d;
+    }
+    return { size, channels, input: pixels, output, error: sum / pixels.length };
   }
 
   async embed(inputs: ImageInput[]): Promise<Float32Array> {

@@ -23,6 +23,75 @@ export async function labelClusters(store: ProjectStore, assignments: { cluster:
   }
 }
 
+export interface MergeResult {
+  /** The cluster the others were merged into (the lowest id). */
+  into: number;
+  from: number[];
+  /** Images that changed cluster. */
+  moved: number;
+  sizes: number[];
+}
+
+/**
+ * Merge clusters into the lowest of their ids. Ids stay stable (the merged-away clusters stay, empty) so that
+ * colours and cluster numbers on the map and in exports do not shift. The clusters before the first merge are
+ * kept in clusters-unmerged.npy, so every merge can be undone (`unmergeClusters`) until the next re-clustering.
+ */
+export async function mergeClusters(store: ProjectStore, ids: number[]): Promise<MergeResult> {
+  const c = store.manifest.clustering;
+  if (!c || !store.has('clusters')) throw new UserError('the project has no clusters yet: run analyze first');
+  const unique = [...new Set(ids)].sort((a, b) => a - b);
+  if (unique.length < 2) throw new UserError('merging needs at least two different clusters');
+  for (const id of unique) {
+    if (!Number.isInteger(id) || id < 0 || id >= c.k) throw new UserError(`cluster ${id} does not exist (the project has clusters 0..${c.k - 1})`);
+    if ((c.sizes[id] ?? 0) === 0) throw new UserError(`cluster ${id} is empty (it was merged into another)`);
+  }
+  const clusters = await store.readClusters();
+  if (!c.merges?.length) await store.writeArray('clustersUnmerged', clusters, [clusters.length]);
+  const [into, ...from] = unique;
+  const fromSet = new Set(from);
+  let moved = 0;
+  for (let i = 0; i < clusters.length; i++) {
+    if (fromSet.has(clusters[i])) {
+      clusters[i] = into;
+      moved++;
+    }
+  }
+  await store.writeArray('clusters', clusters, [clusters.length]);
+  c.merges = [...(c.merges ?? []), { into, from }];
+  c.sizes = clusterSizes(clusters, c.k);
+  await store.save();
+  return { into, from, moved, sizes: c.sizes };
+}
+
+/** Undo the last merge; null when there is none. */
+export async function unmergeClusters(store: ProjectStore): Promise<MergeResult | null> {
+  const c = store.manifest.clustering;
+  if (!c?.merges?.length) return null;
+  if (!store.has('clustersUnmerged')) throw new UserError(`${store.path('clustersUnmerged')} is missing: the merges cannot be undone (run analyze to re-cluster)`);
+  const clusters = await store.readInt('clustersUnmerged');
+  const merges = c.merges.slice(0, -1);
+  const last = c.merges[c.merges.length - 1];
+  for (const m of merges) {
+    const from = new Set(m.from);
+    for (let i = 0; i < clusters.length; i++) if (from.has(clusters[i])) clusters[i] = m.into;
+  }
+  const before = await store.readClusters();
+  let moved = 0;
+  for (let i = 0; i < clusters.length; i++) if (before[i] !== clusters[i]) moved++;
+  await store.writeArray('clusters', clusters, [clusters.length]);
+  c.merges = merges.length ? merges : undefined;
+  c.sizes = clusterSizes(clusters, c.k);
+  await store.save();
+  return { into: last.into, from: last.from, moved, sizes: c.sizes };
+}
+
+function clusterSizes(clusters: Int32Array, k: number): number[] {
+  const sizes = new Array<number>(k).fill(0);
+  for (const v of clusters) if (v >= 0 && v < k) sizes[v]++;
+  return sizes;
+}
+
 /** Label a set of images by path (a lasso selection or a single image). */
 export async function labelPaths(store: ProjectStore, paths: string[], label: string | null, source: LabelSource): Promise<number> {
   const known = new Set(store.manifest.images.map((i) => i.path));

@@ -39,6 +39,11 @@ export const Settings = z.object({
   seed: z.number().int(),
   projector: z.enum(['bh', 'exact']),
   clusterOn: z.enum(['map', 'codes']).default('map'),
+  /**
+   * 'merge': k-means into many small clusters, merged along the kNN graph (src/core/cluster-merge.ts); 'kmeans': plain
+   * k-means. Absent in projects made before the option existed, which were clustered with k-means.
+   */
+  clusterMethod: z.enum(['kmeans', 'merge']).optional(),
 });
 export type Settings = z.infer<typeof Settings>;
 
@@ -80,6 +85,8 @@ export const Manifest = z.object({
       iterations: z.number(),
       suggested: z.object({ reason: z.string(), scores: z.array(z.object({ k: z.number(), silhouette: z.number() })) }).optional(),
       codesFor: z.string(),
+      /** Clusters merged by hand, oldest first; clusters-unmerged.npy holds the clusters before the first. */
+      merges: z.array(z.object({ into: z.number().int(), from: z.array(z.number().int()) })).optional(),
     })
     .optional(),
   projection: z
@@ -95,6 +102,7 @@ export const FILES = {
   codes: 'codes.npy',
   errors: 'errors.npy',
   clusters: 'clusters.npy',
+  clustersUnmerged: 'clusters-unmerged.npy',
   coords: 'coords.npy',
   outliers: 'outliers.npy',
   duplicates: 'duplicates.npy',
@@ -189,13 +197,13 @@ export class ProjectStore {
     return this.readInt('clusters');
   }
 
-  async readInt(name: 'clusters' | 'duplicates'): Promise<Int32Array> {
+  async readInt(name: 'clusters' | 'clustersUnmerged' | 'duplicates'): Promise<Int32Array> {
     const { data, shape } = await readNpy(this.path(name));
     if (!(data instanceof Int32Array) || shape[0] !== this.n) throw new UserError(`${this.path(name)}: does not match the project`);
     return data;
   }
 
-  async writeArray(name: 'codes' | 'errors' | 'coords' | 'clusters' | 'outliers' | 'duplicates', data: Float32Array | Int32Array, shape: number[]): Promise<void> {
+  async writeArray(name: 'codes' | 'errors' | 'coords' | 'clusters' | 'clustersUnmerged' | 'outliers' | 'duplicates', data: Float32Array | Int32Array, shape: number[]): Promise<void> {
     await writeNpy(this.path(name), data, shape);
   }
 

@@ -8,10 +8,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
-import { ApiParams, type ApiErrorShape, type ApiEvent, type ApiMethod, type ApiResults, type EditResult, type Points, type ProjectState, type RunSettings } from '../shared/api.js';
+import { ApiParams, type ApiErrorShape, type ApiEvent, type ApiMethod, type ApiResults, type ClusterEditResult, type EditResult, type Points, type ProjectState, type RunSettings } from '../shared/api.js';
 import { ProjectStore } from '../core/project.js';
 import type { LabelStore, EditSummary } from '../core/labels.js';
-import { exportCsv } from '../core/operations.js';
+import { exportCsv, mergeClusters, unmergeClusters, type MergeResult } from '../core/operations.js';
 import { openProject, type ClusterlensProject } from '../core/open-project.js';
 import { cacheDir, DEMO_CHECKPOINT, DEMO_PACK, DEMO_SETTINGS, PACKAGE_ROOT } from '../core/demo.js';
 import { describeIssues } from '../core/fsutil.js';
@@ -61,6 +61,18 @@ export function toApiError(e: unknown): ApiError {
     if (err.code === 'EACCES' || err.code === 'EPERM') return new ApiError('forbidden', `permission denied: ${err.path ?? msg}`);
   }
   return new ApiError('internal', msg || 'internal error');
+}
+
+/** The error with `prefix` on its message (which file a decode error is about), kept as a UserError if it was one. */
+function prefixError(e: unknown, prefix: string): unknown {
+  if (e instanceof UserError) return new UserError(prefix + e.message);
+  if (e instanceof Error) return new UserError(prefix + firstLine(e.message));
+  return e;
+}
+
+async function pngOf(pixels: Uint8Array, size: number, channels: number): Promise<Buffer> {
+  const { default: sharp } = await import('sharp');
+  return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), { raw: { width: size, height: size, channels: channels as 1 | 3 } }).png().toBuffer();
 }
 
 function firstLine(s: string): string {
@@ -213,6 +225,42 @@ export class Session {
         const res = await p.outliers({ top });
         return { items: res.map((r) => ({ path: r.path, score: r.score, flagged: r.flagged })) };
       },
+      'similar.image': async ({ name, data, top }) => {
+        const o = this.current();
+        if (!o.store.has('codes')) throw new ApiError('bad_request', 'the project has no latent codes yet: analyze it first');
+        const bytes = Buffer.from(data, 'base64');
+        const p = await this.projectOf(o);
+        const res = await p.similar(bytes, { top }).catch((e: unknown) => {
+          throw prefixError(e, `${name}: `);
+        });
+        let score: ApiResults['similar.image']['score'] = null;
+        if (o.labels.counts().size > 0) {
+          const sc = await p.score(bytes);
+          score = { label: sc.label, score: sc.score, outlier: sc.outlier };
+        }
+        return { query: name, neighbours: res.map((r) => ({ path: r.path, distance: r.distance })), score };
+      },
+      'image.reconstruction': async ({ path }) => {
+        const o = this.current();
+        if (!o.index.has(path)) throw new ApiError('not_found', `not an image of the project: ${path}`);
+        await this.imagePath(path); // inside the dataset root, or refused
+        const p = await this.projectOf(o);
+        const r = await p.reconstruct(path);
+        const png = async (px: Uint8Array) => `data:image/png;base64,${(await pngOf(px, r.size, r.channels)).toString('base64')}`;
+        return { size: r.size, channels: r.channels, original: await png(r.input), reconstruction: await png(r.output), error: r.error };
+      },
+      'clusters.merge': async ({ clusters }) => {
+        const o = this.current();
+        this.refuseWhileAnalyzing();
+        return this.clustersEdited(o, await mergeClusters(o.store, clusters), 'merged');
+      },
+      'clusters.unmerge': async () => {
+        const o = this.current();
+        this.refuseWhileAnalyzing();
+        const r = await unmergeClusters(o.store);
+        if (!r) return { description: 'nothing to undo', state: await this.state() };
+        return this.clustersEdited(o, r, 'unmerged');
+      },
     };
   }
 
@@ -335,7 +383,7 @@ export class Session {
     };
     if (m.backend) state.backend = m.backend;
     if (m.model) state.model = { finalLoss: m.model.finalLoss, losses: m.model.losses, trainedOn: m.model.trainedOn };
-    if (m.clustering) state.clusters = { k: m.clustering.k, sizes: m.clustering.sizes, method: m.clustering.method, ...(m.clustering.suggested ? { suggested: m.clustering.suggested.reason } : {}) };
+    if (m.clustering) state.clusters = { k: m.clustering.k, sizes: m.clustering.sizes, method: m.clustering.method, merges: m.clustering.merges?.length ?? 0, ...(m.clustering.suggested ? { suggested: m.clustering.suggested.reason } : {}) };
     if (m.projection) state.projection = { method: m.projection.method, ...(m.projection.note ? { note: m.projection.note } : {}) };
     return state;
   }
@@ -376,6 +424,19 @@ export class Session {
     const cols = await this.columns(o);
     const label = o.paths.map((p) => o.labels.get(p)?.label ?? '');
     return { ...cols, label };
+  }
+
+  private refuseWhileAnalyzing(): void {
+    if (this.job?.running) throw new ApiError('busy', 'an analysis is running: wait for it to finish (or cancel it) before merging clusters');
+  }
+
+  private async clustersEdited(o: OpenState, r: MergeResult, verb: 'merged' | 'unmerged'): Promise<ClusterEditResult> {
+    o.points = undefined; // the cluster column changed
+    const state = await this.state();
+    this.emit({ type: 'clusters.changed', state });
+    const ids = [r.into, ...r.from].join(', ');
+    const description = verb === 'merged' ? `merged clusters ${ids} into ${r.into} (${r.moved} images moved)` : `undid the merge of clusters ${ids} (${r.moved} images moved back)`;
+    return { description, state };
   }
 
   private async edited(e: EditSummary, prefix = ''): Promise<EditResult> {

@@ -121,6 +121,10 @@ class App {
       this.workspace?.onLabelsChanged(ev.state);
       return;
     }
+    if (ev.type === 'clusters.changed') {
+      this.workspace?.onClustersChanged(ev.state);
+      return;
+    }
     if (this.awaitingJob && !this.jobId) this.jobId = ev.jobId;
     if (ev.jobId !== this.jobId) return;
     if (ev.type === 'job.done') {

@@ -9,6 +9,8 @@ import { z } from 'zod';
 
 const Label = z.string().trim().min(1).max(200);
 const PathList = z.array(z.string().min(1)).max(1_000_000);
+/** 48 MB of image bytes as base64. */
+export const MAX_IMAGE_BASE64 = Math.ceil((48 * 1024 * 1024) / 3) * 4;
 
 export const RunSettings = z.object({
   size: z.number().int().min(8).max(256).optional(),
@@ -50,6 +52,18 @@ export const ApiParams = {
   'export.csv': z.object({ out: z.string().min(1).optional() }),
   'similar': z.object({ path: z.string().min(1), top: z.number().int().min(1).max(1000).default(24) }),
   'outliers': z.object({ top: z.number().int().min(1).max(100_000).default(100) }),
+  /** Search by an image from outside the project (dropped on the window): its bytes, base64. */
+  'similar.image': z.object({
+    name: z.string().min(1).max(500),
+    data: z.string().min(1).max(MAX_IMAGE_BASE64, 'the image is too large (at most 48 MB)').regex(/^[A-Za-z0-9+/]+={0,2}$/, 'data must be base64'),
+    top: z.number().int().min(1).max(1000).default(48),
+  }),
+  /** The model's view of a project image and its reconstruction, as PNG data URLs. */
+  'image.reconstruction': z.object({ path: z.string().min(1) }),
+  /** Merge clusters into the lowest of their ids (ids stay stable; the others become empty). */
+  'clusters.merge': z.object({ clusters: z.array(z.number().int().min(0)).min(2).max(10_000) }),
+  /** Undo the last merge. */
+  'clusters.unmerge': z.object({}),
 } as const;
 
 export type ApiMethod = keyof typeof ApiParams;
@@ -68,7 +82,8 @@ export interface ProjectState {
   settings: Required<Omit<RunSettings, 'k' | 'retrain'>> & { k: number | null };
   backend?: string;
   model?: { finalLoss: number; losses: number[]; trainedOn: number };
-  clusters?: { k: number; sizes: number[]; method: string; suggested?: string };
+  /** `sizes` has k entries; a cluster merged into another has size 0. `merges`: merges that can be undone. */
+  clusters?: { k: number; sizes: number[]; method: string; suggested?: string; merges: number };
   projection?: { method: string; note?: string };
   labels: LabelCount[];
   labeled: number;
@@ -112,6 +127,16 @@ export interface ApiResults {
   'export.csv': { rows: number; labeled: number; out?: string; csv?: string };
   'similar': { query: string; neighbours: { path: string; distance: number }[] };
   'outliers': { items: { path: string; score: number; flagged: boolean }[] };
+  'similar.image': { query: string; neighbours: { path: string; distance: number }[]; score: { label: string | null; score: number; outlier: boolean } | null };
+  'image.reconstruction': { size: number; channels: number; original: string; reconstruction: string; error: number };
+  'clusters.merge': ClusterEditResult;
+  'clusters.unmerge': ClusterEditResult | { description: 'nothing to undo'; state: ProjectState };
+}
+
+export interface ClusterEditResult {
+  /** e.g. 'merged clusters 3, 7 into 3 (812 images)'. */
+  description: string;
+  state: ProjectState;
 }
 
 /** Events pushed from the backend to every connected UI. */
@@ -121,7 +146,8 @@ export type ApiEvent =
   | { type: 'log'; jobId: string; line: string }
   | { type: 'job.done'; jobId: string; state: ProjectState }
   | { type: 'job.failed'; jobId: string; message: string; cancelled: boolean }
-  | { type: 'labels.changed'; state: ProjectState };
+  | { type: 'labels.changed'; state: ProjectState }
+  | { type: 'clusters.changed'; state: ProjectState };
 
 /** An error a request can end with; `code` is stable, `message` is one line for a person. */
 export interface ApiErrorShape {

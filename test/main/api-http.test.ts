@@ -290,6 +290,61 @@ describe('HTTP server', () => {
     expect(JSON.parse(r.body.toString())).toMatchObject({ ok: false, error: { code: 'forbidden' } });
   });
 
+  it('searches by an outside image, scores it, and reconstructs project images', async () => {
+    const bytes = await readFile(join(imagesDir, 'img-00003.png'));
+    const r = await ok('similar.image', { name: 'dropped.png', data: bytes.toString('base64'), top: 5 });
+    expect(r.query).toBe('dropped.png');
+    expect(r.neighbours).toHaveLength(5);
+    // the same pixels through the same model: the stored image itself comes first, at distance ~0
+    expect(r.neighbours[0].path).toBe('img-00003.png');
+    expect(r.neighbours[0].distance).toBeLessThan(1e-3);
+    expect(r.neighbours[1].distance).toBeGreaterThan(r.neighbours[0].distance);
+    expect(r.score).not.toBeNull(); // earlier tests left labels
+    expect(r.score!.score).toBeGreaterThanOrEqual(0);
+    expect(r.score!.score).toBeLessThanOrEqual(1);
+    await fails('similar.image', { name: 'notes.png', data: Buffer.from('not an image at all').toString('base64') }, 400, 'bad_request', /^notes\.png: /);
+    await fails('similar.image', { name: 'x.png', data: 'not base64!' }, 400, 'bad_request', /base64/);
+
+    const pts: Points = await ok('project.points');
+    const rec = await ok('image.reconstruction', { path: 'img-00000.png' });
+    expect(rec).toMatchObject({ size: 16, channels: 1 });
+    for (const url of [rec.original, rec.reconstruction]) {
+      expect(url).toMatch(/^data:image\/png;base64,/);
+      expect(await sharp(Buffer.from(url.split(',')[1], 'base64')).metadata()).toMatchObject({ width: 16, height: 16, format: 'png' });
+    }
+    expect(rec.original).not.toBe(rec.reconstruction);
+    // the error the pipeline stored for this image, up to the reconstruction's rounding to 8 bits
+    expect(Math.abs(rec.error - pts.reconstructionError[0])).toBeLessThan(0.1 * pts.reconstructionError[0] + 1e-3);
+    await fails('image.reconstruction', { path: '../secret.png' }, 404, 'not_found');
+  });
+
+  it('merges clusters and undoes the merge, with clusters.changed events', async () => {
+    const ev = events();
+    await ev.connected;
+    const before: Points = await ok('project.points');
+    const sizes = [0, 1, 2, 3].map((c) => before.cluster.filter((v) => v === c).length);
+    const changed = ev.until((e) => e.type === 'clusters.changed');
+    const m = await ok('clusters.merge', { clusters: [3, 1] });
+    expect(m.description).toBe(`merged clusters 1, 3 into 1 (${sizes[3]} images moved)`);
+    expect(m.state.clusters).toMatchObject({ k: 4, merges: 1, sizes: [sizes[0], sizes[1] + sizes[3], sizes[2], 0] });
+    expect((await changed).at(-1)!.type).toBe('clusters.changed');
+    const after: Points = await ok('project.points');
+    before.cluster.forEach((c, i) => expect(after.cluster[i]).toBe(c === 3 ? 1 : c));
+    // labeling the merged cluster labels both former clusters
+    const lab = await ok('labels.cluster', { cluster: 1, label: 'Merged' });
+    expect(lab.count).toBe(sizes[1] + sizes[3]);
+    await ok('labels.undo');
+    await fails('clusters.merge', { clusters: [3, 0] }, 400, 'bad_request', /cluster 3 is empty/);
+    await fails('clusters.merge', { clusters: [2] }, 400, 'bad_request');
+    await fails('clusters.merge', { clusters: [2, 9] }, 400, 'bad_request', /cluster 9 does not exist/);
+    const u = await ok('clusters.unmerge');
+    expect(u.description).toBe(`undid the merge of clusters 1, 3 (${sizes[3]} images moved back)`);
+    expect(u.state.clusters).toMatchObject({ merges: 0, sizes });
+    expect((await ok('project.points')).cluster).toEqual(before.cluster);
+    expect((await ok('clusters.unmerge')).description).toBe('nothing to undo');
+    ev.close();
+  });
+
   it('runs analyze.start in a worker: progress and job.done over SSE, then the new project is open', async () => {
     const ev = events();
     await ev.connected;

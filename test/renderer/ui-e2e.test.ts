@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { ensureDemoFolder } from '../../src/core/demo.js';
+import { PALETTE, UNLABELED } from '../../src/renderer/colors.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -84,6 +86,28 @@ function parseCsv(text: string): Record<string, string>[] {
   });
 }
 
+/** Page coordinates of map points (plotly's axes), and the colour the screenshot shows at each. */
+async function mapColours(page: Page, rows: number[]): Promise<[number, number, number][]> {
+  const pos = await page.evaluate((want) => {
+    type Ax = { d2p(v: number): number; _offset: number };
+    const gd = document.querySelector('#map') as HTMLElement & { _fullLayout: { xaxis: Ax; yaxis: Ax }; data: { x: ArrayLike<number>; y: ArrayLike<number> }[] };
+    const { xaxis, yaxis } = gd._fullLayout;
+    const r = gd.getBoundingClientRect();
+    return want.map((i) => [r.left + xaxis._offset + xaxis.d2p(gd.data[0].x[i]), r.top + yaxis._offset + yaxis.d2p(gd.data[0].y[i])] as [number, number]);
+  }, rows);
+  const png = await page.screenshot();
+  const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  return pos.map(([x, y]) => {
+    const o = (Math.round(y) * info.width + Math.round(x)) * info.channels;
+    return [data[o], data[o + 1], data[o + 2]];
+  });
+}
+
+function near(c: [number, number, number], hex: string, tol = 40): boolean {
+  const want = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  return c.every((v, i) => Math.abs(v - want[i]) <= tol);
+}
+
 if (!haveChromium) console.warn(`ui-e2e skipped: ${CHROMIUM} is not installed (CI installs Debian's chromium)`);
 
 describe.skipIf(!haveChromium)('renderer UI in Chromium', () => {
@@ -140,7 +164,7 @@ describe.skipIf(!haveChromium)('renderer UI in Chromium', () => {
     const c0 = page.locator('.cluster[data-cluster="0"]');
     const size0 = Number(((await c0.locator('.num').textContent()) ?? '').replace(/[^\d]/g, ''));
     expect(size0).toBeGreaterThan(0);
-    await c0.locator('input').fill('alpha');
+    await c0.locator('input.cluster-label').fill('alpha');
     await c0.locator('button.label-cluster').click();
     await waitLabeled(page, size0);
 
@@ -185,4 +209,98 @@ describe.skipIf(!haveChromium)('renderer UI in Chromium', () => {
     expect(await labeledCount(page)).toBe(size0);
     expect(errors).toEqual([]);
   }, 150_000);
+
+  it('recolours the map after a label edit, merges clusters, shows reconstructions, searches by a dropped image, ranks outliers', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1360, height: 860 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url);
+    await page.waitForSelector('#open-form');
+    await page.fill('#open-dir', join(tmp, 'project'));
+    await page.click('#open-btn');
+    await page.waitForSelector('#map[data-ready="300"]', { timeout: 30_000 });
+    const labeledBefore = await labeledCount(page);
+
+    // colour by label; select cluster 1 from its card and label it: its points turn from grey to the new colour
+    await page.click('#color-label');
+    await page.waitForSelector('#map[data-color="label"]');
+    const c1 = page.locator('.cluster[data-cluster="1"]');
+    const size1 = Number(((await c1.locator('.num').textContent()) ?? '').replace(/[^\d]/g, ''));
+    await c1.locator('.cluster-head button.link').click();
+    await page.waitForFunction((n) => new RegExp(`^${n} selected`).test(document.querySelector('#sel-count')?.textContent ?? ''), size1);
+    const rows = await page.evaluate(() => {
+      const gd = document.querySelector('#map') as HTMLElement & { data: { selectedpoints?: number[] }[] };
+      return Array.from(gd.data[0].selectedpoints ?? []);
+    });
+    expect(rows).toHaveLength(size1);
+    await page.waitForTimeout(300);
+    const greyBefore = (await mapColours(page, rows)).filter((c) => near(c, UNLABELED)).length;
+    expect(greyBefore / size1).toBeGreaterThan(0.5);
+    await page.fill('#sel-label', 'gamma');
+    await page.click('#label-selection');
+    await waitLabeled(page, labeledBefore + size1);
+    await page.waitForTimeout(300);
+    // the colour the labels panel shows for 'gamma'
+    const swatch = await page.locator('.label-row[data-label="gamma"] .swatch').evaluate((el) => getComputedStyle(el).backgroundColor);
+    const gamma = '#' + (swatch.match(/\d+/g) ?? []).slice(0, 3).map((v) => Number(v).toString(16).padStart(2, '0')).join('');
+    expect(PALETTE).toContain(gamma);
+    const colours = await mapColours(page, rows);
+    expect(colours.filter((c) => near(c, gamma)).length / size1).toBeGreaterThan(0.5);
+    expect(colours.filter((c) => near(c, UNLABELED)).length).toBeLessThan(greyBefore / 4);
+
+    // merge clusters 2 and 3 from the panel, then undo the merge
+    await page.keyboard.press('Escape');
+    await page.click('#tab-clusters');
+    const size = async (c: number) => Number(((await page.locator(`.cluster[data-cluster="${c}"] .num`).textContent()) ?? '').replace(/[^\d]/g, ''));
+    const [s2, s3] = [await size(2), await size(3)];
+    await page.locator('.cluster[data-cluster="2"] .merge-pick').check();
+    await page.locator('.cluster[data-cluster="3"] .merge-pick').check();
+    await page.click('#merge-clusters');
+    await page.waitForSelector('.cluster[data-cluster="3"]', { state: 'detached' });
+    expect(await size(2)).toBe(s2 + s3);
+    expect(await page.textContent('#status')).toContain('merged clusters 2, 3 into 2');
+    await page.click('#unmerge');
+    await page.waitForSelector('.cluster[data-cluster="3"]');
+    expect([await size(2), await size(3)]).toEqual([s2, s3]);
+
+    // detail view: the image, what the model sees, and its reconstruction
+    await page.locator('.cluster[data-cluster="0"] .strip img').first().click();
+    await page.waitForSelector('#recon-output');
+    const recon = await page.evaluate(async () => {
+      const out = document.querySelector('#recon-output') as HTMLImageElement;
+      await out.decode();
+      return { w: out.naturalWidth, src: out.src.slice(0, 22), caption: document.querySelector('#detail-recon')?.textContent ?? '' };
+    });
+    expect(recon).toMatchObject({ w: 16, src: 'data:image/png;base64,' });
+    expect(recon.caption).toMatch(/reconstruction \(error \d/);
+    await page.keyboard.press('Escape');
+
+    // drop an image file from outside the project on the window: its look-alikes become the selection
+    const query = await readFile(join(imagesDir, 'img-00010.png'));
+    await page.evaluate(async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], 'outside.png', { type: 'image/png' }));
+      document.querySelector('.map-wrap')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, query.toString('base64'));
+    await page.waitForSelector('#query-card:not(.hidden)');
+    await page.waitForFunction(() => /like outside\.png/.test(document.querySelector('#sel-count')?.textContent ?? ''));
+    expect(await page.textContent('#sel-count')).toMatch(/^48 selected/);
+    expect(await page.textContent('#query-verdict')).toMatch(/looks like|unlike anything labeled/);
+    const firstCell = await page.locator('.gallery .cell').first().getAttribute('title');
+    expect(firstCell).toContain('img-00010.png'); // the same pixels: the project's own copy is nearest
+
+    // outliers: the ranked view, and the map coloured by outlier score
+    await page.click('#tab-outliers');
+    await page.waitForFunction(() => /most unusual/.test(document.querySelector('#outlier-head')?.textContent ?? ''));
+    expect(await page.locator('#panel-outliers .gallery .cell').count()).toBeGreaterThan(0);
+    const scores = await page.locator('#panel-outliers .gallery .cell').evaluateAll((cells) => cells.map((c) => Number(/outlier score (-?[\d.]+)/.exec(c.getAttribute('title') ?? '')?.[1])));
+    expect(scores.length).toBeGreaterThan(1);
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    await page.click('#color-by-outlier');
+    await page.waitForSelector('#map[data-color="outlier"]');
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(ROOT, 'test/artifacts/outliers.png') });
+    expect(errors).toEqual([]);
+  }, 90_000);
 });
