@@ -40,6 +40,8 @@ export class Workspace {
   private labelId = new Map<string, number>();
   private colorMode: ColorMode = 'cluster';
   private selection: number[] = [];
+  /** Latent distance of each selected image to the query, when the selection came from a similarity search. */
+  private selDistances = new Map<number, number>();
   private selectionTitle = '';
   private tab: Tab = 'clusters';
   private busy = false;
@@ -148,7 +150,7 @@ export class Workspace {
     this.gallery = new Gallery({
       cell: 86,
       thumbUrl: (i) => this.api.imageUrl(this.paths[i], true),
-      caption: (i) => `${this.paths[i]}${this.labelOf(i) ? ` — ${this.labelOf(i)}` : ''}`,
+      caption: (i) => `${this.selDistances.has(i) ? `distance ${this.selDistances.get(i)!.toFixed(3)} — ` : ''}${this.paths[i]}${this.labelOf(i) ? ` — ${this.labelOf(i)}` : ''}`,
       stripe: (i) => (this.labelIdx[i] >= 0 ? this.labelColor(this.labelIdx[i]) : null),
       onOpen: (i) => this.openDetail(i),
       onRemove: (i) => this.removeFromSelection(i),
@@ -452,8 +454,9 @@ export class Workspace {
   // ---------------------------------------------------------------- selection
 
   /** `fromMap`: the selection came from the map itself, so plotly already shows it. */
-  private setSelection(rows: number[], title: string, updateMap = true): void {
+  private setSelection(rows: number[], title: string, updateMap = true, distances?: Map<number, number>): void {
     this.selection = rows;
+    this.selDistances = distances ?? new Map();
     this.selectionTitle = title;
     if (updateMap && this.plotted) {
       if (rows.length === 0) void this.plotly.update(this.mapEl, { selectedpoints: [null] } as never, { selections: [] } as never, [0]);
@@ -679,12 +682,16 @@ export class Workspace {
     try {
       const r = await this.api.invoke('similar', { path: this.paths[row], top: 48 });
       const rows = [row];
+      const dist = new Map<number, number>([[row, 0]]);
       for (const n of r.neighbours) {
         const i = this.pathIndex.get(n.path);
-        if (i !== undefined && i !== row) rows.push(i);
+        if (i !== undefined && i !== row) {
+          rows.push(i);
+          dist.set(i, n.distance);
+        }
       }
       this.closeOverlays();
-      this.setSelection(rows, `like ${baseName(this.paths[row])}`);
+      this.setSelection(rows, `like ${baseName(this.paths[row])}`, true, dist);
     } catch (err) {
       toast(errorMessage(err), 'error');
     }
@@ -709,7 +716,7 @@ export class Workspace {
         }
       }
       this.showQueryCard(file, r.score, rows.length ? dist.get(rows[0])! : null);
-      this.setSelection(rows, `like ${file.name}`);
+      this.setSelection(rows, `like ${file.name}`, true, dist);
       this.setTab('selection');
     } catch (err) {
       toast(errorMessage(err), 'error');

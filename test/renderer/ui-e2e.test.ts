@@ -273,6 +273,7 @@ describe.skipIf(!haveChromium)('renderer UI in Chromium', () => {
     });
     expect(recon).toMatchObject({ w: 16, src: 'data:image/png;base64,' });
     expect(recon.caption).toMatch(/reconstruction \(error \d/);
+    await page.screenshot({ path: join(ROOT, 'test/artifacts/detail.png') });
     await page.keyboard.press('Escape');
 
     // drop an image file from outside the project on the window: its look-alikes become the selection
@@ -288,7 +289,7 @@ describe.skipIf(!haveChromium)('renderer UI in Chromium', () => {
     expect(await page.textContent('#sel-count')).toMatch(/^48 selected/);
     expect(await page.textContent('#query-verdict')).toMatch(/looks like|unlike anything labeled/);
     const firstCell = await page.locator('.gallery .cell').first().getAttribute('title');
-    expect(firstCell).toContain('img-00010.png'); // the same pixels: the project's own copy is nearest
+    expect(firstCell).toMatch(/^distance 0\.00\d — img-00010\.png/); // the same pixels: the project's own copy is nearest
 
     // outliers: the ranked view, and the map coloured by outlier score
     await page.click('#tab-outliers');
@@ -299,6 +300,7 @@ describe.skipIf(!haveChromium)('renderer UI in Chromium', () => {
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);
     await page.click('#color-by-outlier');
     await page.waitForSelector('#map[data-color="outlier"]');
+    await page.keyboard.press('Escape'); // clear the selection, so the whole map shows at full opacity
     await page.waitForTimeout(300);
     await page.screenshot({ path: join(ROOT, 'test/artifacts/outliers.png') });
     expect(errors).toEqual([]);
