@@ -1,7 +1,7 @@
 /**
  * UI benchmark: the map and the labeling loop in Chromium on a 70,000-point project.
  *
- *   npx tsx bench/ui.ts [--n 70000] [--keep] [--bypass-csp] [--profile] [--no-screenshot]
+ *   npx tsx bench/ui.ts [--n 70000] [--keep] [--bypass-csp] [--profile] [--profile-first] [--no-screenshot]
  *
  * The project is synthetic (so the benchmark takes seconds, not the hour analyzing 70,000 images would): ten
  * Gaussian blobs on the map, one of exactly 10,000 points, the others sharing the rest; every point's image is
@@ -107,8 +107,8 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-/** --profile: the label step's top functions by self time and by inclusive time (Chrome's sampling profiler). */
-function printProfile(p: CpuProfile): void {
+/** --profile / --profile-first: top functions by self and inclusive time (Chrome's sampling profiler). */
+function printProfile(p: CpuProfile, what: string): void {
   const self = new Map<number, number>();
   p.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000));
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -130,7 +130,7 @@ function printProfile(p: CpuProfile): void {
     }
   }
   const top = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `  ${v.toFixed(1).padStart(8)} ms  ${k}`).join('\n');
-  console.log(`profile of the label step, self time:\n${top(selfBy)}\ninclusive time:\n${top(totalBy)}`);
+  console.log(`profile of the ${what}, self time:\n${top(selfBy)}\ninclusive time:\n${top(totalBy)}`);
 }
 
 function withTimeout<T>(p: Promise<T>, what: string, ms = 60_000): Promise<T> {
@@ -177,6 +177,12 @@ async function main(): Promise<void> {
     await page.fill('#open-dir', dir);
 
     // 1. first render
+    const cdpFirst = args.includes('--profile-first') ? await page.context().newCDPSession(page) : null;
+    if (cdpFirst) {
+      await cdpFirst.send('Profiler.enable');
+      await cdpFirst.send('Profiler.setSamplingInterval', { interval: 200 });
+      await cdpFirst.send('Profiler.start');
+    }
     figures.firstRenderMs = await withTimeout(page.evaluate(
       () =>
         new Promise<number>((resolve) => {
@@ -189,6 +195,7 @@ async function main(): Promise<void> {
           check();
         }),
     ), 'first render');
+    if (cdpFirst) printProfile((await cdpFirst.send('Profiler.stop')).profile as CpuProfile, 'first render');
     console.log(`first render of the map (${N.toLocaleString('en-US')} points): ${figures.firstRenderMs.toFixed(0)} ms (target < 2000)`);
 
     if (process.env.BENCH_DEBUG) await page.screenshot({ path: join(root, 'first-render.png') });
@@ -259,7 +266,7 @@ async function main(): Promise<void> {
           (document.querySelector('#label-selection') as HTMLButtonElement).click();
         }),
     ), 'label');
-    if (cdp) printProfile((await cdp.send('Profiler.stop')).profile as CpuProfile);
+    if (cdp) printProfile((await cdp.send('Profiler.stop')).profile as CpuProfile, 'label step');
     const labeled = Number(await page.getAttribute('#status-labeled', 'data-count'));
     figures.labeled = labeled;
     console.log(`label ${labeled.toLocaleString('en-US')} selected images → confirmed and shown: ${figures.labelMs.toFixed(0)} ms (target < 300)`);

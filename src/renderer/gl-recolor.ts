@@ -1,20 +1,20 @@
 /**
- * Recolour plotly's scattergl map without a restyle.
+ * Per-point colours for plotly's scattergl map, without plotly computing them.
  *
- * `Plotly.restyle({'marker.color'})` is a `calc` edit: for 70,000 points plotly rebuilds its point index, its
- * colour arrays and its selection state, then redraws — about 0.6 s of script before the (software) WebGL draw,
- * which alone breaks a label edit's 0.3 s budget. Only the colours changed, so this hands the new per-point
- * colours straight to plotly's regl scatter (the same `update({colors})` its own plot step makes) and redraws.
- * It also writes the new values into the trace's data, so that any later full redraw (a restyle, a resize)
- * draws the same colours.
+ * Plotly turns per-point colour values into colours point by point through its colorscale code and a colour
+ * parser (~0.45 s for 70,000 points here), and does so again on every `calc` edit: a restyle of the colours
+ * after a label edit, a selection set from the panel. Only the colours change, so the map is plotted with one
+ * plain colour and the per-point colours go straight to plotly's regl scatter (the same `update({colors})` its
+ * own plot step makes), then it is drawn again. The workspace re-applies them whenever plotly has rebuilt its
+ * scene (`plotly_afterplot` with colours that are not ours).
  *
  * It relies on plotly.js 4's scattergl scene (`_fullLayout._plots.xy._scene`); where that is not what it
- * expects it returns false and the caller falls back to Plotly.restyle. test/renderer/ui-e2e.test.ts checks
- * the pixels after an edit, so a plotly upgrade that changes the scene fails a test instead of showing stale
- * colours.
+ * expects `setSceneColors` returns false and the caller falls back to plotly's own colouring (a colorscale
+ * restyle). test/renderer/ui-e2e.test.ts checks the pixels after an edit, so a plotly upgrade that changes the
+ * scene fails a test instead of showing wrong colours.
  */
 
-type Rgba = [number, number, number, number];
+export type Rgba = [number, number, number, number];
 
 interface ReglScatter {
   update(...opts: unknown[]): void;
@@ -22,12 +22,10 @@ interface ReglScatter {
 interface GlScene {
   scatter2d?: ReglScatter | false;
   select2d?: ReglScatter | false;
-  markerOptions?: ({ colors?: unknown[] } | null)[];
+  markerOptions?: ({ colors?: unknown } | null)[];
   draw?: () => void;
 }
 interface GlGraphDiv {
-  data?: { marker?: Record<string, unknown> }[];
-  _fullData?: { marker?: Record<string, unknown> }[];
   _fullLayout?: { _plots?: { xy?: { _scene?: GlScene } } };
 }
 
@@ -45,27 +43,35 @@ export function hexToRgba(hex: string): Rgba {
   return c;
 }
 
-/**
- * Give trace 0 of `gd` the colour `palette[category[i]]` for point i, where `marker` holds the same colouring in
- * plotly's terms (values on a discrete colorscale). Returns false, having changed nothing, when the map is not a
- * scattergl plotly knows how to update this way.
- */
-export function recolorInPlace(gd: HTMLElement, category: ArrayLike<number>, palette: string[], marker: { color: Float32Array; colorscale: [number, string][]; cmax: number }): boolean {
-  const g = gd as unknown as GlGraphDiv;
-  const scene = g._fullLayout?._plots?.xy?._scene;
-  const opts = scene?.markerOptions?.[0];
-  const data = g.data?.[0]?.marker;
-  const full = g._fullData?.[0]?.marker;
-  if (!scene || !scene.scatter2d || typeof scene.draw !== 'function' || !opts || !Array.isArray(opts.colors) || opts.colors.length !== category.length || !data || !full) return false;
+/** Colour `palette[category[i]]` for each point, sharing one array per palette entry. */
+export function pointColors(category: ArrayLike<number>, palette: string[]): Rgba[] {
   const swatches = palette.map(hexToRgba);
-  const colors: Rgba[] = new Array(category.length);
-  for (let i = 0; i < category.length; i++) colors[i] = swatches[category[i]];
-  Object.assign(data, marker);
-  Object.assign(full, { color: marker.color, colorscale: marker.colorscale, cmax: marker.cmax, _cmax: marker.cmax });
+  const out: Rgba[] = new Array(category.length);
+  for (let i = 0; i < category.length; i++) out[i] = swatches[category[i]];
+  return out;
+}
+
+function sceneOf(gd: HTMLElement): GlScene | undefined {
+  return (gd as unknown as GlGraphDiv)._fullLayout?._plots?.xy?._scene;
+}
+
+/** The per-point colours plotly's scene of trace 0 holds now (to tell whether it rebuilt them). */
+export function sceneColors(gd: HTMLElement): unknown {
+  return sceneOf(gd)?.markerOptions?.[0]?.colors;
+}
+
+/**
+ * Give trace 0's points these colours and redraw. Returns false, having changed nothing, when the map is not
+ * a scattergl scene this knows how to update.
+ */
+export function setSceneColors(gd: HTMLElement, colors: Rgba[]): boolean {
+  const scene = sceneOf(gd);
+  const opts = scene?.markerOptions?.[0];
+  if (!scene || !scene.scatter2d || typeof scene.scatter2d.update !== 'function' || typeof scene.draw !== 'function' || !opts) return false;
+  // kept in plotly's options too, so its own redraws (zoom, pan, selection) draw the same colours
   opts.colors = colors;
-  const update = [{ colors }];
-  scene.scatter2d.update(...update);
-  if (scene.select2d) scene.select2d.update(...update);
+  scene.scatter2d.update({ colors });
+  if (scene.select2d) scene.select2d.update({ colors });
   scene.draw();
   return true;
 }

@@ -12,7 +12,7 @@ import type { ClusterlensApi, EditResult, Points, ProjectState } from '../shared
 import { UNLABELED, discreteColorscale, paletteColor } from './colors.js';
 import { clear, errorMessage, fmtInt, h, toast } from './dom.js';
 import { Gallery } from './gallery.js';
-import { recolorInPlace } from './gl-recolor.js';
+import { pointColors, sceneColors, setSceneColors, type Rgba } from './gl-recolor.js';
 import type { Plotly } from './globals.js';
 
 type ColorMode = 'cluster' | 'label' | 'outlier';
@@ -73,6 +73,9 @@ export class Workspace {
   private readonly detail: HTMLElement;
   private readonly help: HTMLElement;
   private plotted = false;
+  /** The map is WebGL and its colours go straight to the scene (gl-recolor.ts); the colours given last. */
+  private glColors = false;
+  private sceneColors: Rgba[] | null = null;
   private readonly keyHandler = (ev: KeyboardEvent) => this.onKey(ev);
 
   constructor(
@@ -317,48 +320,55 @@ export class Workspace {
 
   // ---------------------------------------------------------------- map
 
-  private colorArrays(): { values: Float32Array; scale: [number, string][]; cmin: number; cmax: number; category?: Int32Array; palette?: string[] } {
+  /** The current colouring as a category per point and a colour per category. */
+  private colorCategories(): { category: Uint8Array | Uint16Array | Int32Array; palette: string[] } {
     const n = this.paths.length;
-    const values = new Float32Array(n);
     if (this.colorMode === 'cluster') {
       const k = Math.max(this.members.length, 1);
-      const palette = Array.from({ length: k }, (_, c) => paletteColor(c));
       const category = new Int32Array(n);
-      for (let i = 0; i < n; i++) {
-        category[i] = Math.max(0, this.cluster[i]);
-        values[i] = this.cluster[i] + 0.5;
-      }
-      return { values, scale: discreteColorscale(palette), cmin: 0, cmax: k, category, palette };
+      for (let i = 0; i < n; i++) category[i] = Math.max(0, this.cluster[i]);
+      return { category, palette: Array.from({ length: k }, (_, c) => paletteColor(c)) };
     }
     if (this.colorMode === 'outlier') {
-      // the robust z-score of the outlier ranking: grey up to the median, then towards red; the top is the 99.5th
-      // percentile so that a few extreme points do not wash out the rest
+      // the robust z-score of the outlier ranking in 32 steps: grey up to a third of the top, then towards red;
+      // the top is the 99.5th percentile, so that a few extreme points do not wash out the rest
       const finite = Array.from(this.outliers).filter(Number.isFinite).sort((a, b) => a - b);
       const top = Math.max(finite[Math.floor(0.995 * (finite.length - 1))] ?? 1, 1e-6);
-      for (let i = 0; i < n; i++) values[i] = Number.isFinite(this.outliers[i]) ? this.outliers[i] : 0;
-      return { values, scale: OUTLIER_SCALE, cmin: 0, cmax: top };
+      const steps = OUTLIER_STEPS.length;
+      const category = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = Number.isFinite(this.outliers[i]) ? this.outliers[i] / top : 0;
+        category[i] = Math.min(steps - 1, Math.max(0, Math.floor(v * steps)));
+      }
+      return { category, palette: OUTLIER_STEPS };
     }
-    const palette = [UNLABELED, ...this.labelNames.map((_, id) => this.labelColor(id))];
-    const category = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      category[i] = this.labelIdx[i] + 1;
-      values[i] = this.labelIdx[i] + 1.5;
-    }
-    return { values, scale: discreteColorscale(palette), cmin: 0, cmax: palette.length, category, palette };
+    const category = new Uint16Array(n);
+    for (let i = 0; i < n; i++) category[i] = this.labelIdx[i] + 1;
+    return { category, palette: [UNLABELED, ...this.labelNames.map((_, id) => this.labelColor(id))] };
+  }
+
+  /** Plotly's own way to colour the points (the SVG map, or a scattergl scene gl-recolor.ts cannot update). */
+  private plotlyColors(): { color: Float32Array; colorscale: [number, string][]; cmin: number; cmax: number } {
+    const { category, palette } = this.colorCategories();
+    const color = new Float32Array(category.length);
+    for (let i = 0; i < category.length; i++) color[i] = category[i] + 0.5;
+    return { color, colorscale: discreteColorscale(palette), cmin: 0, cmax: palette.length };
   }
 
   private async plot(retry = true): Promise<void> {
     const n = this.paths.length;
-    const { values, scale, cmin, cmax } = this.colorArrays();
     const size = n > 30000 ? 3 : n > 5000 ? 4 : 6;
     const gl = webglWorks !== false;
+    this.glColors = gl;
+    // WebGL: one plain colour here, the per-point colours go to the scene after plotting (see gl-recolor.ts)
+    const colors = gl ? { color: UNLABELED } : this.plotlyColors();
     const trace = {
       type: gl ? 'scattergl' : 'scatter',
       mode: 'markers',
       x: this.xs,
       y: this.ys,
       hoverinfo: 'none',
-      marker: { size, color: values, colorscale: scale, cmin, cmax, showscale: false, line: { width: 0 } },
+      marker: { size, ...colors, showscale: false, line: { width: 0 } },
       selected: { marker: { opacity: 1 } },
       unselected: { marker: { opacity: 0.18 } },
     };
@@ -397,21 +407,40 @@ export class Workspace {
       if (p) this.openDetail(p.pointIndex);
     });
     gd.on('plotly_selected', (ev: PlotSelectionEvent) => this.onSelected(ev));
+    // plotly rebuilt its scene (a restyle, a resize): our colours are gone from it, so give them again
+    gd.on('plotly_afterplot', () => {
+      if (this.glColors && this.sceneColors && sceneColors(this.mapEl) !== this.sceneColors) this.applyColors();
+    });
+    this.applyColors();
     gd.on('plotly_deselect', () => this.setSelection([], ''));
     this.setDragmode('lasso', false);
     this.mapEl.dataset.ready = String(n);
   }
 
   /**
-   * Show the current colouring. `afterEdit`: only labels changed (points and clusters did not), so nothing is drawn unless the map is coloured
-   * by label, and then the colours go straight to the WebGL scatter (see gl-recolor.ts) instead of a restyle.
+   * Show the current colouring. `afterEdit`: only labels changed (points and clusters did not), so nothing is
+   * drawn unless the map is coloured by label.
    */
   private recolor(afterEdit = false): void {
     if (!this.plotted) return;
     if (afterEdit && this.colorMode !== 'label') return;
-    const { values, scale, cmin, cmax, category, palette } = this.colorArrays();
-    if (afterEdit && category && palette && recolorInPlace(this.mapEl, category, palette, { color: values, colorscale: scale, cmax })) return;
-    void this.plotly.restyle(this.mapEl, { 'marker.color': [values], 'marker.colorscale': [scale], 'marker.cmin': cmin, 'marker.cmax': cmax } as never, [0]);
+    this.applyColors();
+  }
+
+  private applyColors(): void {
+    if (this.glColors) {
+      const { category, palette } = this.colorCategories();
+      const colors = pointColors(category, palette);
+      if (setSceneColors(this.mapEl, colors)) {
+        this.sceneColors = colors;
+        return;
+      }
+      // plotly's scene is not what gl-recolor.ts expects: colour the plotly way from now on
+      this.glColors = false;
+      this.sceneColors = null;
+    }
+    const c = this.plotlyColors();
+    void this.plotly.restyle(this.mapEl, { 'marker.color': [c.color], 'marker.colorscale': [c.colorscale], 'marker.cmin': c.cmin, 'marker.cmax': c.cmax } as never, [0]);
   }
 
   private onHover(ev: PlotHoverEvent): void {
@@ -1120,14 +1149,24 @@ function helpCard(): HTMLElement {
   );
 }
 
-/** Outlier colouring: grey for ordinary points, through orange to red for the most unusual. */
-const OUTLIER_SCALE: [number, string][] = [
-  [0, '#d4d8de'],
-  [0.35, '#d4d8de'],
-  [0.6, '#fdae61'],
-  [0.8, '#f46d43'],
-  [1, '#a50026'],
-];
+/** Outlier colouring in 32 steps: grey for ordinary points, then through orange to red for the most unusual. */
+const OUTLIER_STEPS: string[] = Array.from({ length: 32 }, (_, i) => outlierColor((i + 0.5) / 32));
+
+function outlierColor(t: number): string {
+  const stops: [number, [number, number, number]][] = [
+    [0, [212, 216, 222]],
+    [0.35, [212, 216, 222]],
+    [0.6, [253, 174, 97]],
+    [0.8, [244, 109, 67]],
+    [1, [165, 0, 38]],
+  ];
+  let j = 1;
+  while (j < stops.length - 1 && t > stops[j][0]) j++;
+  const [t0, c0] = stops[j - 1];
+  const [t1, c1] = stops[j];
+  const f = Math.min(1, Math.max(0, (t - t0) / (t1 - t0)));
+  return '#' + c0.map((v, k) => Math.round(v + (c1[k] - v) * f).toString(16).padStart(2, '0')).join('');
+}
 
 /** Whether plotly's WebGL map worked in this page (undefined: not tried yet). */
 let webglWorks: boolean | undefined;
