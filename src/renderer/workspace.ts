@@ -222,8 +222,21 @@ export class Workspace {
     const points = await this.api.invoke('project.points', {});
     this.setPoints(points);
     this.selection = [];
+    const view = loadView(state.dir);
+    if (view.color) this.colorMode = view.color;
     await this.plot();
     this.renderAll();
+    if (view.tab) this.setTab(view.tab);
+  }
+
+  /** The colouring and panel of this project, so that it re-opens as it was left. */
+  private saveView(): void {
+    if (!this.state) return;
+    try {
+      localStorage.setItem(VIEW_KEY + this.state.dir, JSON.stringify({ color: this.colorMode, tab: this.tab }));
+    } catch {
+      // storage full or disabled: the view is a convenience
+    }
   }
 
   dispose(): void {
@@ -471,6 +484,7 @@ export class Workspace {
   private setColorMode(mode: ColorMode): void {
     const changed = mode !== this.colorMode;
     this.colorMode = mode;
+    this.saveView();
     this.renderColorButtons();
     if (changed) this.recolor();
   }
@@ -855,6 +869,7 @@ export class Workspace {
 
   private setTab(t: Tab): void {
     this.tab = t;
+    this.saveView();
     if (t === 'outliers' && !this.outliersLoaded) void this.loadOutliers();
     for (const [name, { button, panel }] of Object.entries(this.tabs)) {
       button.classList.toggle('active', name === t);
@@ -1170,6 +1185,22 @@ function outlierColor(t: number): string {
 
 /** Whether plotly's WebGL map worked in this page (undefined: not tried yet). */
 let webglWorks: boolean | undefined;
+
+const VIEW_KEY = 'clusterlens:view:';
+const COLOR_MODES: readonly ColorMode[] = ['cluster', 'label', 'outlier'];
+const TABS: readonly Tab[] = ['clusters', 'labels', 'selection', 'outliers'];
+
+function loadView(dir: string): { color?: ColorMode; tab?: Tab } {
+  try {
+    const v = JSON.parse(localStorage.getItem(VIEW_KEY + dir) ?? '{}') as { color?: unknown; tab?: unknown };
+    return {
+      color: COLOR_MODES.find((m) => m === v.color),
+      tab: TABS.find((t) => t === v.tab && t !== 'selection'), // a selection is not kept
+    };
+  } catch {
+    return {};
+  }
+}
 
 /** A File's bytes as base64 (for the JSON API). */
 async function fileBase64(file: File): Promise<string> {

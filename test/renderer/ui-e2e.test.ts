@@ -303,6 +303,16 @@ describe.skipIf(!haveChromium)('renderer UI in Chromium', () => {
     await page.keyboard.press('Escape'); // clear the selection, so the whole map shows at full opacity
     await page.waitForTimeout(300);
     await page.screenshot({ path: join(ROOT, 'test/artifacts/outliers.png') });
+
+    // re-opened, the project comes back as it was left: its labels, the colouring and the panel
+    await page.reload();
+    await page.waitForSelector('#open-form');
+    await page.fill('#open-dir', join(tmp, 'project'));
+    await page.click('#open-btn');
+    await page.waitForSelector('#map[data-ready="300"]', { timeout: 30_000 });
+    expect(await page.getAttribute('#map', 'data-color')).toBe('outlier');
+    expect(await page.getAttribute('#tab-outliers', 'aria-selected')).toBe('true');
+    expect(await labeledCount(page)).toBe(labeledBefore + size1);
     expect(errors).toEqual([]);
   }, 90_000);
 });
