@@ -95,7 +95,8 @@ export function buildProgram(): Command {
       .addOption(new Option('--color <mode>', 'colour mode (default auto: grayscale when every image is)').choices(['auto', 'rgb', 'gray']))
       .option('--preset <name>', `autoencoder preset from models/presets (default ${DEFAULTS.preset})`)
       .addOption(new Option('--projector <name>', 'map method: bh = Barnes-Hut t-SNE (scales), exact = tsne-js (O(N²), samples above its limit)').choices(['bh', 'exact']))
-      .addOption(new Option('--cluster-on <space>', 'what k-means clusters: map = the 2-D t-SNE map (default; separates classes better), codes = the latent codes').choices(['map', 'codes']))
+      .addOption(new Option('--cluster-on <space>', 'what is clustered: map = the 2-D t-SNE map (default; separates classes better), codes = the latent codes').choices(['map', 'codes']))
+      .addOption(new Option('--cluster-method <method>', `how: kmeans = k-means (default ${DEFAULTS.clusterMethod}); merge = k-means into max(50, 3k) small clusters, merged along the 15-nearest-neighbour graph; manifold = merge on a second t-SNE of the codes with exaggeration 2, made for clustering only (best clusters; costs a second t-SNE)`).choices(['kmeans', 'merge', 'manifold']))
       .option('--embeddings <file>', 'use precomputed embeddings instead of training: .npy (N×d, rows in project order) or .csv (path,e0,e1,…)')
       .option('--retrain', 'train the autoencoder again even if a model for these settings exists')
       .option('--json', 'print the summary as JSON');
@@ -219,6 +220,7 @@ interface RunOpts {
   preset?: string;
   projector?: 'bh' | 'exact';
   clusterOn?: 'map' | 'codes';
+  clusterMethod?: 'kmeans' | 'merge' | 'manifold';
   embeddings?: string;
   retrain?: boolean;
   json?: boolean;
@@ -230,7 +232,7 @@ async function runAnalyze(folder: string, project: string, o: RunOpts, pretraine
   const t0 = performance.now();
   try {
     const summary = await analyze(
-      { folder, project, k: o.k, seed: o.seed, size: o.size, latent: o.latent, epochs: o.epochs, sample: o.sample, color: o.color, preset: o.preset, projector: o.projector, clusterOn: o.clusterOn, retrain: o.retrain, embeddings: o.embeddings, pretrained },
+      { folder, project, k: o.k, seed: o.seed, size: o.size, latent: o.latent, epochs: o.epochs, sample: o.sample, color: o.color, preset: o.preset, projector: o.projector, clusterOn: o.clusterOn, clusterMethod: o.clusterMethod, retrain: o.retrain, embeddings: o.embeddings, pretrained },
       { onProgress: bars.update, onLog: (l) => { bars.finishLine(); process.stderr.write(l + '\n'); }, signal: ac.signal },
     );
     bars.finishLine();

@@ -14,4 +14,5 @@ export const DEFAULTS: Settings = {
   seed: 1,
   projector: 'bh',
   clusterOn: 'map',
+  clusterMethod: 'kmeans',
 };

@@ -40,10 +40,11 @@ export const Settings = z.object({
   projector: z.enum(['bh', 'exact']),
   clusterOn: z.enum(['map', 'codes']).default('map'),
   /**
-   * 'merge': k-means into many small clusters, merged along the kNN graph (src/core/cluster-merge.ts); 'kmeans': plain
-   * k-means. Absent in projects made before the option existed, which were clustered with k-means.
+   * 'kmeans': plain k-means; 'merge': k-means into many small clusters, merged along the kNN graph
+   * (src/core/cluster-merge.ts); 'manifold': 'merge' on a second t-SNE of the codes made for clustering
+   * (cluster-space.npy). Absent in projects made before the option existed, which were clustered with k-means.
    */
-  clusterMethod: z.enum(['kmeans', 'merge']).optional(),
+  clusterMethod: z.enum(['kmeans', 'merge', 'manifold']).optional(),
 });
 export type Settings = z.infer<typeof Settings>;
 
@@ -92,6 +93,8 @@ export const Manifest = z.object({
   projection: z
     .object({ method: z.string(), note: z.string().optional(), kl: z.number().optional(), seed: z.number().int(), codesFor: z.string() })
     .optional(),
+  /** The 2-D embedding made for clustering only (--cluster-method manifold), and the codes it was made from. */
+  clusterSpace: z.object({ method: z.string(), seed: z.number().int(), codesFor: z.string() }).optional(),
   timings: z.record(z.string(), z.number()),
 });
 export type Manifest = z.infer<typeof Manifest>;
@@ -104,6 +107,7 @@ export const FILES = {
   clusters: 'clusters.npy',
   clustersUnmerged: 'clusters-unmerged.npy',
   coords: 'coords.npy',
+  clusterSpace: 'cluster-space.npy',
   outliers: 'outliers.npy',
   duplicates: 'duplicates.npy',
   model: 'model',
@@ -186,7 +190,7 @@ export class ProjectStore {
     await writeNpy(this.path('pixels'), pixels, [this.n, s, s, this.manifest.channels]);
   }
 
-  async readFloat(name: 'codes' | 'errors' | 'coords' | 'outliers'): Promise<{ data: Float32Array; shape: number[] }> {
+  async readFloat(name: 'codes' | 'errors' | 'coords' | 'clusterSpace' | 'outliers'): Promise<{ data: Float32Array; shape: number[] }> {
     const { data, shape } = await readNpy(this.path(name));
     if (!(data instanceof Float32Array)) throw new UserError(`${this.path(name)}: expected float32`);
     if (shape[0] !== this.n) throw new UserError(`${this.path(name)}: ${shape[0]} rows but the project has ${this.n} images`);
@@ -203,7 +207,7 @@ export class ProjectStore {
     return data;
   }
 
-  async writeArray(name: 'codes' | 'errors' | 'coords' | 'clusters' | 'clustersUnmerged' | 'outliers' | 'duplicates', data: Float32Array | Int32Array, shape: number[]): Promise<void> {
+  async writeArray(name: 'codes' | 'errors' | 'coords' | 'clusterSpace' | 'clusters' | 'clustersUnmerged' | 'outliers' | 'duplicates', data: Float32Array | Int32Array, shape: number[]): Promise<void> {
     await writeNpy(this.path(name), data, shape);
   }
 

@@ -52,6 +52,27 @@ describe('pipeline: the project store redoes only what changed', () => {
     expect(Object.keys(k6.timings).sort()).toEqual(['kmeans', 'scan']);
     expect(k6.clusterSizes).toHaveLength(6);
 
+    // another cluster method: clustering only, recorded in the settings and the manifest; then kept
+    const merged = await analyze({ folder, project, clusterMethod: 'merge' });
+    expect(Object.keys(merged.timings).sort()).toEqual(['kmeans', 'scan']);
+    expect(merged.clusterSizes).toHaveLength(6);
+    expect(merged.clusterSizes.reduce((a, b) => a + b, 0)).toBe(250);
+    const mm = (await ProjectStore.open(project)).manifest;
+    expect(mm.settings.clusterMethod).toBe('merge');
+    expect(mm.clustering!.method).toBe('k-means then merged along the kNN graph on the 2-D map');
+    expect(Object.keys((await analyze({ folder, project })).timings)).toEqual(['scan']);
+    // 'manifold' makes its own embedding once (cached), then a new k re-clusters only
+    const man = await analyze({ folder, project, clusterMethod: 'manifold' });
+    expect(Object.keys(man.timings).sort()).toEqual(['cluster-space', 'kmeans', 'scan']);
+    expect((await (await ProjectStore.open(project)).readFloat('clusterSpace')).shape).toEqual([250, 2]);
+    const man5 = await analyze({ folder, project, k: 5 });
+    expect(Object.keys(man5.timings).sort()).toEqual(['kmeans', 'scan']);
+    expect(man5.clusterSizes).toHaveLength(5);
+    expect((await ProjectStore.open(project)).manifest.clustering!.method).toMatch(/t-SNE of the codes with exaggeration 2/);
+    const back = await analyze({ folder, project, clusterMethod: 'kmeans', k: 6 });
+    expect(Object.keys(back.timings).sort()).toEqual(['kmeans', 'scan']);
+    expect((await ProjectStore.open(project)).manifest.clustering!.method).toBe('kmeans on the 2-D map');
+
     // new images: only they are decoded; the model is reused, never retrained silently
     for (const f of files.slice(250, 300)) await copyFile(join(demo.imagesDir, f), join(folder, f));
     await rm(join(folder, files[0]));
