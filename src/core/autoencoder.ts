@@ -86,6 +86,11 @@ export const PresetSchema = z.object({
   activation: z.enum(['relu', 'elu', 'selu', 'tanh']).default('relu'),
   learningRate: z.number().positive().default(0.002),
   batchSize: posInt.default(64),
+  /**
+   * Training-time input corruption (the target stays the clean image): `mask` = fraction of pixels set to 0
+   * (denoising autoencoder), `shift` = largest random translation in pixels (zero fill), both seeded.
+   */
+  augment: z.object({ mask: z.number().min(0).max(0.9).default(0), shift: z.number().int().min(0).max(8).default(0) }).optional(),
 });
 export type Preset = z.infer<typeof PresetSchema>;
 
@@ -191,6 +196,30 @@ function fillBatch(pixels: Uint8Array, per: number, order: ArrayLike<number> | n
   return out.subarray(0, (to - from) * per);
 }
 
+/**
+ * Corrupts a batch of [0, 1] images in place of a copy: a random translation by up to `shift` pixels (zero fill),
+ * then every pixel zeroed with probability `mask`. `clean` and `out` hold `count` images of size×size×channels.
+ */
+export function corruptBatch(clean: Float32Array, out: Float32Array, count: number, size: number, channels: number, aug: { mask: number; shift: number }, random: Random): Float32Array {
+  const per = size * size * channels;
+  const row = size * channels;
+  for (let b = 0; b < count; b++) {
+    const o = b * per;
+    const dx = aug.shift > 0 ? Math.floor(random() * (2 * aug.shift + 1)) - aug.shift : 0;
+    const dy = aug.shift > 0 ? Math.floor(random() * (2 * aug.shift + 1)) - aug.shift : 0;
+    for (let y = 0; y < size; y++) {
+      const sy = y - dy;
+      for (let x = 0; x < size; x++) {
+        const sx = x - dx;
+        const inside = sy >= 0 && sy < size && sx >= 0 && sx < size;
+        for (let c = 0; c < channels; c++) out[o + y * row + x * channels + c] = inside ? clean[o + sy * row + sx * channels + c] : 0;
+      }
+    }
+    if (aug.mask > 0) for (let j = 0; j < per; j++) if (random() < aug.mask) out[o + j] = 0;
+  }
+  return out.subarray(0, count * per);
+}
+
 const SAVE_FORMAT = 'clusterlens-autoencoder';
 const CONFIG_FILE = 'clusterlens.json';
 const MODEL_FILE = 'model.json';
@@ -256,6 +285,8 @@ export class Autoencoder {
     const batchesPerEpoch = Math.ceil(m / batchSize);
     const total = epochs * batchesPerEpoch;
     const buffer = new Float32Array(Math.min(batchSize, m) * per);
+    const aug = this.preset.augment && (this.preset.augment.mask > 0 || this.preset.augment.shift > 0) ? this.preset.augment : undefined;
+    const noisy = aug ? new Float32Array(buffer.length) : undefined;
     const varList = this.model.trainableWeights.map((w) => w.read() as Variable);
     const optimizer = tf.train.adam(this.preset.learningRate);
     const losses: number[] = [];
@@ -273,9 +304,11 @@ export class Autoencoder {
           const to = Math.min(m, from + batchSize);
           const t0 = performance.now();
           const data = fillBatch(pixels, per, order, from, to, buffer);
+          const input = aug ? corruptBatch(data, noisy!, to - from, size, channels, aug, random) : data;
           const cost = tf.tidy(() => {
             const x = tf.tensor4d(data, [to - from, size, size, channels]);
-            const f = () => tf.losses.meanSquaredError(x, this.model.apply(x, { training: true }) as Tensor) as Scalar;
+            const xin = aug ? tf.tensor4d(input, [to - from, size, size, channels]) : x;
+            const f = () => tf.losses.meanSquaredError(x, this.model.apply(xin, { training: true }) as Tensor) as Scalar;
             return optimizer.minimize(f, true, varList) as Scalar;
           });
           const loss = (await cost.data())[0];

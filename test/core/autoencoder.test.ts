@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Autoencoder, listPresets, type AutoencoderConfig } from '../../src/core/autoencoder.js';
+import { Autoencoder, corruptBatch, listPresets, type AutoencoderConfig } from '../../src/core/autoencoder.js';
 import { initTf, tf } from '../../src/core/tf/backend.js';
 import { seededRandom } from '../../src/core/random.js';
 import { CancelledError, UserError, type Progress } from '../../src/core/types.js';
@@ -212,5 +212,36 @@ describe('Autoencoder', () => {
     await expect(ae.encode(new Uint8Array(10), 1)).rejects.toBeInstanceOf(UserError);
     ae.dispose();
     await expect(Autoencoder.load(path.join(dir, 'does-not-exist'))).rejects.toBeInstanceOf(UserError);
+  });
+});
+
+describe('corruptBatch (preset "augment")', () => {
+  it('shifts each image by at most `shift` pixels with zero fill, and masks about `mask` of the pixels', () => {
+    const size = 6;
+    const clean = new Float32Array(2 * size * size);
+    clean[0 * 36 + 2 * size + 3] = 1; // image 0: one lit pixel at (x 3, y 2)
+    for (let j = 36; j < 72; j++) clean[j] = 0.5; // image 1: flat
+    const out = new Float32Array(clean.length);
+    const random = seededRandom(4);
+    const seen = new Set<string>();
+    for (let t = 0; t < 50; t++) {
+      corruptBatch(clean, out, 2, size, 1, { mask: 0, shift: 1 }, random);
+      const lit = Array.from(out.subarray(0, 36)).flatMap((v, j) => (v === 1 ? [j] : []));
+      expect(lit).toHaveLength(1);
+      const x = lit[0] % size;
+      const y = Math.floor(lit[0] / size);
+      expect(Math.abs(x - 3)).toBeLessThanOrEqual(1);
+      expect(Math.abs(y - 2)).toBeLessThanOrEqual(1);
+      seen.add(`${x},${y}`);
+      // the flat image keeps 0.5 inside and gets zeros only along the border it was shifted away from
+      expect(out.subarray(36, 72).every((v) => v === 0.5 || v === 0)).toBe(true);
+    }
+    expect(seen.size).toBe(9);
+    expect(clean[2 * size + 3]).toBe(1); // the clean batch is untouched
+    const big = new Float32Array(100 * 36).fill(1);
+    const masked = corruptBatch(big, new Float32Array(big.length), 100, size, 1, { mask: 0.3, shift: 0 }, seededRandom(1));
+    const zeros = masked.filter((v) => v === 0).length / masked.length;
+    expect(zeros).toBeGreaterThan(0.27);
+    expect(zeros).toBeLessThan(0.33);
   });
 });
