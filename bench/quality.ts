@@ -1,8 +1,12 @@
 /**
- * npm run bench:quality [-- --quick]: cluster quality of the real pipeline (default settings) on Fashion-MNIST.
- * Full: all 70,000 images; --quick: the 10,000-image test split. Prints ACC (Hungarian), NMI and purity at k=10,
- * and the labeling curve: the fraction of images correctly labeled after labeling each cluster by its majority
- * class, for k = 10, 20, 50, 100. Last line: one JSON object.
+ * npm run bench:quality [-- --quick] [-- --dataset emoji]: cluster quality of the real pipeline (default settings).
+ * Fashion-MNIST: all 70,000 images, or with --quick the 10,000-image test split (size 28). emoji: the colour set of
+ * bench/colour-emoji.ts (1,906 Noto emoji in 9 categories from the npm package emoji-datasource-google, size 32).
+ * Prints ACC (Hungarian), NMI and purity at k = number of classes (10 for Fashion-MNIST, 9 for emoji), and the
+ * labeling curve: the fraction of images correctly labeled after labeling each cluster by its majority class, for
+ * k = 10, 20, 50, 100. The default cluster method is measured first; then the same codes and map are clustered
+ * again with the other methods (only clustering is redone; 'manifold' adds its second t-SNE, timed as
+ * 'cluster-space') for comparison; --methods a,b picks which. Last line: one JSON object.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,30 +14,88 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { analyze } from '../src/core/pipeline.js';
 import { ProjectStore } from '../src/core/project.js';
+import { DEFAULTS } from '../src/core/defaults.js';
 import { clusteringAccuracy, nmi, purity } from '../src/core/metrics.js';
 import { fashionMnistPngs } from './fashion-mnist.js';
+import { emojiPngs } from './colour-emoji.js';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, n: { type: 'string' }, keep: { type: 'boolean' } } });
-const split = values.quick ? 'test' : 'all';
-const folder = await fashionMnistPngs(split, values.n ? Number(values.n) : undefined);
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean' }, n: { type: 'string' }, keep: { type: 'boolean' }, dataset: { type: 'string', default: 'fashion-mnist' }, seed: { type: 'string' }, methods: { type: 'string' } },
+});
+const log = (l: string) => process.stderr.write(l + '\n');
+let folder: { dir: string; truth: Map<string, number> };
+let dataset: string;
+let size: number;
+let classes: number;
+if (values.dataset === 'emoji') {
+  const e = await emojiPngs();
+  folder = e;
+  dataset = 'emoji-google-16.0.0';
+  size = 32;
+  classes = e.classes.length;
+} else if (values.dataset === 'fashion-mnist') {
+  const split = values.quick ? 'test' : 'all';
+  folder = await fashionMnistPngs(split, values.n ? Number(values.n) : undefined);
+  dataset = `fashion-mnist-${split}`;
+  size = 28;
+  classes = 10;
+} else {
+  throw new Error(`unknown --dataset ${values.dataset} (fashion-mnist or emoji)`);
+}
+const seed = values.seed ? Number(values.seed) : undefined;
 const project = await mkdtemp(join(tmpdir(), 'clusterlens-bench-quality-'));
 const t0 = performance.now();
-const log = (l: string) => process.stderr.write(l + '\n');
-const first = await analyze({ folder: folder.dir, project, k: 10, size: 28 }, { onLog: log });
+const first = await analyze({ folder: folder.dir, project, k: classes, size, seed }, { onLog: log });
 const store = await ProjectStore.open(project);
 const truth = Int32Array.from(store.manifest.images, (img) => folder.truth.get(img.path)!);
-const clusters10 = await store.readClusters();
-const at10 = { acc: clusteringAccuracy(clusters10, truth), nmi: nmi(clusters10, truth), purity: purity(clusters10, truth) };
-console.log(`n=${store.n}  k=10  ACC ${at10.acc.toFixed(3)}  NMI ${at10.nmi.toFixed(3)}  purity ${at10.purity.toFixed(3)}`);
-const curve: { k: number; correct: number }[] = [];
-for (const k of [10, 20, 50, 100]) {
-  if (k !== 10) await analyze({ project, k }, { onLog: log });
-  const c = await (await ProjectStore.open(project)).readClusters();
-  // labeling every cluster by its majority class makes exactly `purity` of the images right
-  curve.push({ k, correct: purity(c, truth) });
-  console.log(`labeling curve: ${k} cluster-label actions → ${(100 * purity(c, truth)).toFixed(1)}% correctly labeled`);
+
+type Figures = { method: string; atK: { k: number; acc: number; nmi: number; purity: number }; labelingCurve: { k: number; correct: number }[]; seconds: Record<string, number> };
+const only = values.methods?.split(',') as (typeof DEFAULTS.clusterMethod)[] | undefined;
+const methods = only ?? [DEFAULTS.clusterMethod!, ...(['kmeans', 'merge', 'manifold'] as const).filter((m) => m !== DEFAULTS.clusterMethod)];
+const results: Figures[] = [];
+for (const method of methods) {
+  const seconds: Record<number, number> = {};
+  const read = async () => (await ProjectStore.open(project)).readClusters();
+  const cluster = async (k: number) => {
+    if (k === classes && method === DEFAULTS.clusterMethod) {
+      seconds[k] = first.timings.kmeans ?? 0;
+      return read();
+    }
+    const s = await analyze({ project, k, clusterMethod: method }, { onLog: log });
+    seconds[k] = s.timings.kmeans ?? 0;
+    if (s.timings['cluster-space']) seconds['cluster-space'] = s.timings['cluster-space'];
+    return read();
+  };
+  const c = await cluster(classes);
+  const atK = { k: classes, acc: clusteringAccuracy(c, truth), nmi: nmi(c, truth), purity: purity(c, truth) };
+  console.log(`[${method}] n=${store.n}  k=${classes}  ACC ${atK.acc.toFixed(3)}  NMI ${atK.nmi.toFixed(3)}  purity ${atK.purity.toFixed(3)}`);
+  const curve: { k: number; correct: number }[] = [];
+  for (const k of [10, 20, 50, 100]) {
+    // labeling every cluster by its majority class makes exactly `purity` of the images right
+    const p = k === classes ? atK.purity : purity(await cluster(k), truth);
+    curve.push({ k, correct: p });
+    console.log(`[${method}] labeling curve: ${k} cluster-label actions → ${(100 * p).toFixed(1)}% correctly labeled`);
+  }
+  results.push({ method, atK, labelingCurve: curve, seconds });
 }
 const seconds = (performance.now() - t0) / 1000;
-console.log(`pipeline seconds ${JSON.stringify(first.timings)}; total bench ${seconds.toFixed(1)} s`);
-console.log(JSON.stringify({ bench: 'quality', dataset: `fashion-mnist-${split}`, n: store.n, k10: at10, labelingCurve: curve, pipelineSeconds: first.timings, seconds: Math.round(seconds * 10) / 10, references: { dec_keras_ae_kmeans: { acc: 0.61, nmi: 0.64 }, n2d: { acc: 0.672, nmi: 0.684 } } }));
-if (!values.keep) await rm(project, { recursive: true, force: true });
+const pipelineSeconds = Object.values(first.timings).reduce((a, b) => a + b, 0);
+console.log(`pipeline seconds ${JSON.stringify(first.timings)} (total ${pipelineSeconds.toFixed(1)} s); total bench ${seconds.toFixed(1)} s`);
+const main = results[0];
+console.log(
+  JSON.stringify({
+    bench: 'quality',
+    dataset,
+    n: store.n,
+    method: main.method,
+    [`k${classes}`]: main.atK,
+    labelingCurve: main.labelingCurve,
+    methods: results,
+    pipelineSeconds: first.timings,
+    pipelineTotal: Math.round(pipelineSeconds * 10) / 10,
+    seconds: Math.round(seconds * 10) / 10,
+    ...(dataset.startsWith('fashion-mnist') ? { references: { dec_keras_ae_kmeans: { acc: 0.61, nmi: 0.64 }, n2d: { acc: 0.672, nmi: 0.684 } } } : {}),
+  }),
+);
+if (values.keep) log(`project kept: ${project}`);
+else await rm(project, { recursive: true, force: true });
