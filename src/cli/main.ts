@@ -23,6 +23,14 @@ function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+function floatArg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number from ${min} to ${max}.`);
+    return n;
+  };
+}
+
 function kArg(v: string): number | 'suggest' {
   if (v === 'suggest') return 'suggest';
   return intArg('--k', 1, 10_000)(v);
@@ -96,7 +104,8 @@ export function buildProgram(): Command {
       .option('--preset <name>', `autoencoder preset from models/presets (default ${DEFAULTS.preset})`)
       .addOption(new Option('--projector <name>', 'map method: bh = Barnes-Hut t-SNE (scales), exact = tsne-js (O(N²), samples above its limit)').choices(['bh', 'exact']))
       .addOption(new Option('--cluster-on <space>', 'what is clustered: map = the 2-D t-SNE map (default; separates classes better), codes = the latent codes').choices(['map', 'codes']))
-      .addOption(new Option('--cluster-method <method>', `how: kmeans = k-means (default ${DEFAULTS.clusterMethod}); merge = k-means into max(50, 3k) small clusters, merged along the 15-nearest-neighbour graph; manifold = merge on a second t-SNE of the codes with exaggeration 2, made for clustering only (best clusters; costs a second t-SNE)`).choices(['kmeans', 'merge', 'manifold']))
+      .addOption(new Option('--cluster-method <method>', `how (default ${DEFAULTS.clusterMethod} for new projects): auto = merge below 50 clusters, kmeans from 50; merge = k-means into max(50, 3k) small clusters, merged along the 15-nearest-neighbour graph; kmeans = k-means (best of 10 starts on the map); manifold = merge on a t-SNE of the codes with exaggeration 2 (the map itself when it has that exaggeration, else a second t-SNE)`).choices(['auto', 'kmeans', 'merge', 'manifold']))
+      .option('--map-exaggeration <x>', `exaggeration of the map's t-SNE for all its iterations (default ${DEFAULTS.mapExaggeration} for new projects: tighter, better separated groups; 1 = classic t-SNE)`, floatArg('--map-exaggeration', 1, 12))
       .option('--embeddings <file>', 'use precomputed embeddings instead of training: .npy (N×d, rows in project order) or .csv (path,e0,e1,…)')
       .option('--retrain', 'train the autoencoder again even if a model for these settings exists')
       .option('--json', 'print the summary as JSON');
@@ -220,7 +229,8 @@ interface RunOpts {
   preset?: string;
   projector?: 'bh' | 'exact';
   clusterOn?: 'map' | 'codes';
-  clusterMethod?: 'kmeans' | 'merge' | 'manifold';
+  clusterMethod?: 'auto' | 'kmeans' | 'merge' | 'manifold';
+  mapExaggeration?: number;
   embeddings?: string;
   retrain?: boolean;
   json?: boolean;
@@ -232,7 +242,7 @@ async function runAnalyze(folder: string, project: string, o: RunOpts, pretraine
   const t0 = performance.now();
   try {
     const summary = await analyze(
-      { folder, project, k: o.k, seed: o.seed, size: o.size, latent: o.latent, epochs: o.epochs, sample: o.sample, color: o.color, preset: o.preset, projector: o.projector, clusterOn: o.clusterOn, clusterMethod: o.clusterMethod, retrain: o.retrain, embeddings: o.embeddings, pretrained },
+      { folder, project, k: o.k, seed: o.seed, size: o.size, latent: o.latent, epochs: o.epochs, sample: o.sample, color: o.color, preset: o.preset, projector: o.projector, clusterOn: o.clusterOn, clusterMethod: o.clusterMethod, mapExaggeration: o.mapExaggeration, retrain: o.retrain, embeddings: o.embeddings, pretrained },
       { onProgress: bars.update, onLog: (l) => { bars.finishLine(); process.stderr.write(l + '\n'); }, signal: ac.signal },
     );
     bars.finishLine();

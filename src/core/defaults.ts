@@ -14,5 +14,6 @@ export const DEFAULTS: Settings = {
   seed: 1,
   projector: 'bh',
   clusterOn: 'map',
-  clusterMethod: 'kmeans',
+  clusterMethod: 'auto',
+  mapExaggeration: 2,
 };

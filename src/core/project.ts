@@ -40,11 +40,17 @@ export const Settings = z.object({
   projector: z.enum(['bh', 'exact']),
   clusterOn: z.enum(['map', 'codes']).default('map'),
   /**
-   * 'kmeans': plain k-means; 'merge': k-means into many small clusters, merged along the kNN graph
+   * 'auto': 'merge' below 50 clusters, 'kmeans' from 50 (over-clustering for labeling); 'kmeans': plain k-means; 'merge': k-means into many small clusters, merged along the kNN graph
    * (src/core/cluster-merge.ts); 'manifold': 'merge' on a second t-SNE of the codes made for clustering
    * (cluster-space.npy). Absent in projects made before the option existed, which were clustered with k-means.
    */
-  clusterMethod: z.enum(['kmeans', 'merge', 'manifold']).optional(),
+  clusterMethod: z.enum(['auto', 'kmeans', 'merge', 'manifold']).optional(),
+  /**
+   * Exaggeration of the map's t-SNE (Barnes-Hut) for all its iterations: 1 = classic t-SNE (early exaggeration 12,
+   * then 1); 2 = tighter, better separated groups (UMAP-like; Böhm, Berens & Kobak 2022). Absent in projects made
+   * before the option existed, whose maps are classic.
+   */
+  mapExaggeration: z.number().min(1).max(12).optional(),
 });
 export type Settings = z.infer<typeof Settings>;
 
@@ -91,7 +97,7 @@ export const Manifest = z.object({
     })
     .optional(),
   projection: z
-    .object({ method: z.string(), note: z.string().optional(), kl: z.number().optional(), seed: z.number().int(), codesFor: z.string() })
+    .object({ method: z.string(), note: z.string().optional(), kl: z.number().optional(), seed: z.number().int(), codesFor: z.string(), exaggeration: z.number().optional() })
     .optional(),
   /** The 2-D embedding made for clustering only (--cluster-method manifold), and the codes it was made from. */
   clusterSpace: z.object({ method: z.string(), seed: z.number().int(), codesFor: z.string() }).optional(),

@@ -54,6 +54,19 @@ export class StartView {
     const sample = num('set-sample', 'Sample size', DEFAULT_SETTINGS.sample, 1, 'train on at most this many images');
     const k = num('set-k', 'Clusters (k)', DEFAULT_SETTINGS.k, 1, 'number of clusters');
     const seed = num('set-seed', 'Seed', DEFAULT_SETTINGS.seed, 0, 'same seed, same result');
+    const method = h(
+      'select#set-method',
+      { title: 'how the clusters are made' },
+      h('option', { value: 'auto', selected: true }, 'auto: merged k-means below 50 clusters, k-means from 50'),
+      h('option', { value: 'merge' }, 'k-means, then merged along neighbours'),
+      h('option', { value: 'kmeans' }, 'k-means'),
+    );
+    const mapStyle = h(
+      'select#set-map',
+      { title: 'the t-SNE map: exaggeration 2 draws tighter, better separated groups; 1 is classic t-SNE' },
+      h('option', { value: '2', selected: true }, 'separated groups (exaggeration 2)'),
+      h('option', { value: '1' }, 'classic t-SNE'),
+    );
     const suggest = h('input#set-suggest', { type: 'checkbox' });
     suggest.addEventListener('change', () => (k.input.disabled = suggest.checked));
     const analyzeForm = h(
@@ -69,6 +82,8 @@ export class StartView {
             sample: int(sample.input),
             seed: int(seed.input),
             k: suggest.checked ? 'suggest' : int(k.input),
+            clusterMethod: method.value === 'kmeans' ? 'kmeans' : method.value === 'merge' ? 'merge' : 'auto',
+            mapExaggeration: Number(mapStyle.value),
           };
           actions.analyze(folder.value.trim(), project.value.trim(), settings);
         },
@@ -80,7 +95,7 @@ export class StartView {
         'details.settings',
         {},
         h('summary', {}, 'Run settings'),
-        h('div.settings-grid', {}, size.el, latent.el, epochs.el, sample.el, k.el, h('label.setting.check', {}, suggest, h('span', {}, 'suggest k')), seed.el),
+        h('div.settings-grid', {}, size.el, latent.el, epochs.el, sample.el, k.el, h('label.setting.check', {}, suggest, h('span', {}, 'suggest k')), seed.el, h('label.setting', {}, h('span', {}, 'Clusters by'), method), h('label.setting', {}, h('span', {}, 'Map'), mapStyle)),
       ),
       h('div.row.end', {}, h('button.primary#analyze-btn', { type: 'submit' }, 'Analyze')),
     );

@@ -21,6 +21,8 @@ export const RunSettings = z.object({
   seed: z.number().int().min(0).optional(),
   k: z.union([z.number().int().min(1).max(10_000), z.literal('suggest')]).optional(),
   clusterOn: z.enum(['map', 'codes']).optional(),
+  clusterMethod: z.enum(['auto', 'kmeans', 'merge', 'manifold']).optional(),
+  mapExaggeration: z.number().min(1).max(12).optional(),
   projector: z.enum(['bh', 'exact']).optional(),
   preset: z.string().optional(),
   retrain: z.boolean().optional(),

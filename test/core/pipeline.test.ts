@@ -52,7 +52,16 @@ describe('pipeline: the project store redoes only what changed', () => {
     expect(Object.keys(k6.timings).sort()).toEqual(['kmeans', 'scan']);
     expect(k6.clusterSizes).toHaveLength(6);
 
+    // a new project: the map has exaggeration 2 and 'auto' clusters with merge below 50 clusters
+    const m0 = (await ProjectStore.open(project)).manifest;
+    expect(m0.settings).toMatchObject({ clusterMethod: 'auto', mapExaggeration: 2 });
+    expect(m0.projection).toMatchObject({ exaggeration: 2, method: expect.stringMatching(/exaggeration 2$/) });
+    expect(m0.clustering!.method).toBe('k-means then merged along the kNN graph on the 2-D map');
+
     // another cluster method: clustering only, recorded in the settings and the manifest; then kept
+    const km = await analyze({ folder, project, clusterMethod: 'kmeans' });
+    expect(Object.keys(km.timings).sort()).toEqual(['kmeans', 'scan']);
+    expect((await ProjectStore.open(project)).manifest.clustering!.method).toBe('kmeans on the 2-D map');
     const merged = await analyze({ folder, project, clusterMethod: 'merge' });
     expect(Object.keys(merged.timings).sort()).toEqual(['kmeans', 'scan']);
     expect(merged.clusterSizes).toHaveLength(6);
@@ -61,17 +70,22 @@ describe('pipeline: the project store redoes only what changed', () => {
     expect(mm.settings.clusterMethod).toBe('merge');
     expect(mm.clustering!.method).toBe('k-means then merged along the kNN graph on the 2-D map');
     expect(Object.keys((await analyze({ folder, project })).timings)).toEqual(['scan']);
-    // 'manifold' makes its own embedding once (cached), then a new k re-clusters only
+    // 'manifold' on a map with exaggeration 2 is 'merge' on that map: no second t-SNE
     const man = await analyze({ folder, project, clusterMethod: 'manifold' });
-    expect(Object.keys(man.timings).sort()).toEqual(['cluster-space', 'kmeans', 'scan']);
+    expect(Object.keys(man.timings).sort()).toEqual(['kmeans', 'scan']);
+    // a classic map: the map is made again, and 'manifold' makes its own embedding once (cached)
+    const classic = await analyze({ folder, project, mapExaggeration: 1 });
+    expect(Object.keys(classic.timings).sort()).toEqual(['cluster-space', 'kmeans', 'scan', 'tsne']);
+    expect((await ProjectStore.open(project)).manifest.projection).toMatchObject({ exaggeration: 1 });
     expect((await (await ProjectStore.open(project)).readFloat('clusterSpace')).shape).toEqual([250, 2]);
     const man5 = await analyze({ folder, project, k: 5 });
     expect(Object.keys(man5.timings).sort()).toEqual(['kmeans', 'scan']);
     expect(man5.clusterSizes).toHaveLength(5);
     expect((await ProjectStore.open(project)).manifest.clustering!.method).toMatch(/t-SNE of the codes with exaggeration 2/);
-    const back = await analyze({ folder, project, clusterMethod: 'kmeans', k: 6 });
+    const back = await analyze({ folder, project, clusterMethod: 'auto', k: 60 });
     expect(Object.keys(back.timings).sort()).toEqual(['kmeans', 'scan']);
-    expect((await ProjectStore.open(project)).manifest.clustering!.method).toBe('kmeans on the 2-D map');
+    expect((await ProjectStore.open(project)).manifest.clustering!.method).toBe('kmeans on the 2-D map'); // auto from 50 clusters
+    await analyze({ folder, project, k: 6 });
 
     // new images: only they are decoded; the model is reused, never retrained silently
     for (const f of files.slice(250, 300)) await copyFile(join(demo.imagesDir, f), join(folder, f));

@@ -24,7 +24,7 @@ describe('end to end on 2,000 real Fashion-MNIST images', () => {
     demo = await ensureDemoFolder({ limit: 2000, dir: join(tmp, 'data') });
   });
 
-  it('analyze → label clusters → export gives 2,000 rows with labels, and clusters of purity ≥ 0.55 at k=10', async () => {
+  it('analyze → label clusters → export gives 2,000 rows with labels, and clusters of purity ≥ 0.57 at k=10', async () => {
     const project = join(tmp, 'project');
     const a = await cli('analyze', demo.imagesDir, '--project', project, '--k', '10', '--size', '28', '--json');
     const summary = JSON.parse(a.stdout.trim().split('\n').pop()!);
@@ -71,7 +71,9 @@ describe('end to end on 2,000 real Fashion-MNIST images', () => {
     const pred = Int32Array.from(rows, (r) => Number(r.cluster));
     const p = purity(pred, truth);
     console.log(`e2e: purity at k=10 on 2,000 Fashion-MNIST images = ${p.toFixed(3)}; seconds per step ${JSON.stringify(summary.timings)}`);
-    expect(p).toBeGreaterThanOrEqual(0.55);
+    // regression floor for the defaults (exaggeration-2 map, 'auto' = merge at k=10): measured 0.600–0.633 over
+    // seeds 1–3 on these 2,000 images; the floor leaves ~0.03 for seed noise
+    expect(p).toBeGreaterThanOrEqual(0.57);
     // labeling each cluster by its majority class makes exactly `purity` of the rows right
     const correct = rows.filter((r) => r.label === demo.truth.get(r.path)).length / rows.length;
     expect(correct).toBeCloseTo(p, 10);
@@ -82,16 +84,16 @@ describe('end to end on 2,000 real Fashion-MNIST images', () => {
     expect(Object.keys(b.timings).sort()).toEqual(['kmeans', 'scan']);
     expect(b.k).toBe(5);
 
-    // --cluster-method manifold (a second t-SNE made for clustering, then merge): clustering only, and as pure as
-    // k-means here or purer (measured on these 2,000 images, seeds 1–3: purity 0.600–0.633 vs k-means 0.587–0.605)
-    const m = JSON.parse((await cli('analyze', demo.imagesDir, '--project', project, '--k', '10', '--cluster-method', 'manifold', '--json')).stdout.trim().split('\n').pop()!);
-    expect(m.trained).toBe(false);
-    expect(Object.keys(m.timings).sort()).toEqual(['cluster-space', 'kmeans', 'scan']);
-    const outM = join(tmp, 'manifold.csv');
-    await cli('export', project, '--out', outM);
-    const rowsM = parse(await readFile(outM), { columns: true }) as Record<string, string>[];
-    const pm = purity(Int32Array.from(rowsM, (r) => Number(r.cluster)), Int32Array.from(rowsM, (r) => classes.indexOf(demo.truth.get(r.path)!)));
-    console.log(`e2e: purity at k=10 with --cluster-method manifold = ${pm.toFixed(3)}`);
-    expect(pm).toBeGreaterThanOrEqual(0.57);
+    // the classic map and plain k-means (the defaults before exaggeration 2 and 'auto'): a new map, then clusters,
+    // no training; less pure (measured on these 2,000 images: 0.587–0.605 against 0.600–0.633 for the defaults)
+    const c = JSON.parse((await cli('analyze', demo.imagesDir, '--project', project, '--k', '10', '--cluster-method', 'kmeans', '--map-exaggeration', '1', '--json')).stdout.trim().split('\n').pop()!);
+    expect(c.trained).toBe(false);
+    expect(Object.keys(c.timings).sort()).toEqual(['kmeans', 'scan', 'tsne']);
+    const outC = join(tmp, 'classic.csv');
+    await cli('export', project, '--out', outC);
+    const rowsC = parse(await readFile(outC), { columns: true }) as Record<string, string>[];
+    const pc = purity(Int32Array.from(rowsC, (r) => Number(r.cluster)), Int32Array.from(rowsC, (r) => classes.indexOf(demo.truth.get(r.path)!)));
+    console.log(`e2e: purity at k=10 with a classic map and k-means = ${pc.toFixed(3)}`);
+    expect(pc).toBeGreaterThanOrEqual(0.55);
   }, 600_000);
 });
