@@ -6,11 +6,11 @@
  * Drink, Travel & Places, Activities, Objects, Symbols, Flags). Fetched once with `npm pack` into the cache folder.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { cacheDir } from '../src/core/demo.js';
+import { buildOnce } from './fashion-mnist.js';
 
 const run = promisify(execFile);
 export const EMOJI_PACKAGE = 'emoji-datasource-google@16.0.0';
@@ -32,11 +32,7 @@ interface EmojiEntry {
 export async function emojiPngs(): Promise<LabeledFolder> {
   const root = join(cacheDir(), 'bench-emoji-google-16.0.0');
   const dir = join(root, 'images');
-  if (!existsSync(join(root, '.complete'))) {
-    const t0 = Date.now();
-    await rm(root, { recursive: true, force: true });
-    const tmp = `${root}.tmp-${process.pid}`;
-    await mkdir(join(tmp, 'images'), { recursive: true });
+  await buildOnce(root, async (tmp) => {
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     const { stdout } = await run(npm, ['pack', EMOJI_PACKAGE, '--pack-destination', tmp, '--silent'], { shell: process.platform === 'win32' });
     const tgz = join(tmp, stdout.trim().split('\n').pop()!);
@@ -53,10 +49,8 @@ export async function emojiPngs(): Promise<LabeledFolder> {
     await writeFile(join(tmp, 'truth.csv'), rows.join('\n') + '\n');
     await rm(join(tmp, 'package'), { recursive: true, force: true });
     await rm(tgz, { force: true });
-    await writeFile(join(tmp, '.complete'), EMOJI_PACKAGE + '\n');
-    await rename(tmp, root);
-    process.stderr.write(`built the emoji dataset (${rows.length - 1} images) in ${root} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-  }
+    return `built the emoji dataset (${rows.length - 1} images, ${EMOJI_PACKAGE}) in ${root}`;
+  });
   const lines = (await readFile(join(root, 'truth.csv'), 'utf8')).trim().split('\n').slice(1);
   const pairs = lines.map((l) => {
     const comma = l.indexOf(',');
