@@ -9,6 +9,7 @@
  */
 import type { PlotHoverEvent, PlotMouseEvent, PlotSelectionEvent, PlotlyHTMLElement } from 'plotly.js';
 import type { ClusterlensApi, EditResult, Points, ProjectState } from '../shared/api.js';
+import { MAX_IMAGE_BYTES } from '../shared/limits.js';
 import { UNLABELED, discreteColorscale, paletteColor } from './colors.js';
 import { clear, errorMessage, fmtInt, h, toast } from './dom.js';
 import { Gallery } from './gallery.js';
@@ -744,6 +745,10 @@ export class Workspace {
   private async searchByFile(file: File): Promise<void> {
     if (!/^image\//.test(file.type) && !/\.(png|jpe?g|gif|webp|bmp|tiff?|avif)$/i.test(file.name)) {
       toast(`${file.name}: not an image`, 'error');
+      return;
+    }
+    if (file.size > MAX_IMAGE_BYTES) {
+      toast(`${file.name}: too large to search by (${fmtInt(Math.round(file.size / 1e6))} MB; at most 32 MB)`, 'error');
       return;
     }
     try {

@@ -6,11 +6,10 @@
  * Keep this file free of Node and DOM imports: it is compiled for both sides.
  */
 import { z } from 'zod';
+import { MAX_IMAGE_BASE64 } from './limits.js';
 
 const Label = z.string().trim().min(1).max(200);
 const PathList = z.array(z.string().min(1)).max(1_000_000);
-/** 48 MB of image bytes as base64. */
-export const MAX_IMAGE_BASE64 = Math.ceil((48 * 1024 * 1024) / 3) * 4;
 
 export const RunSettings = z.object({
   size: z.number().int().min(8).max(256).optional(),
@@ -57,7 +56,7 @@ export const ApiParams = {
   /** Search by an image from outside the project (dropped on the window): its bytes, base64. */
   'similar.image': z.object({
     name: z.string().min(1).max(500),
-    data: z.string().min(1).max(MAX_IMAGE_BASE64, 'the image is too large (at most 48 MB)').regex(/^[A-Za-z0-9+/]+={0,2}$/, 'data must be base64'),
+    data: z.string().min(1).max(MAX_IMAGE_BASE64, 'the image is too large (at most 32 MB)').regex(/^[A-Za-z0-9+/]+={0,2}$/, 'data must be base64'),
     top: z.number().int().min(1).max(1000).default(48),
   }),
   /** The model's view of a project image and its reconstruction, as PNG data URLs. */

@@ -15,6 +15,7 @@ import { analyze } from '../../src/core/pipeline.js';
 import { Session } from '../../src/main/session.js';
 import { CONTENT_SECURITY_POLICY, startServer, type RunningServer } from '../../src/main/server.js';
 import type { ApiEvent, ApiResults, Points, ProjectState } from '../../src/shared/api.js';
+import { MAX_IMAGE_BASE64 } from '../../src/shared/limits.js';
 
 const FAST = { size: 16, epochs: 1, latent: 8, k: 4 };
 
@@ -304,6 +305,7 @@ describe('HTTP server', () => {
     expect(r.score!.score).toBeLessThanOrEqual(1);
     await fails('similar.image', { name: 'notes.png', data: Buffer.from('not an image at all').toString('base64') }, 400, 'bad_request', /^notes\.png: /);
     await fails('similar.image', { name: 'x.png', data: 'not base64!' }, 400, 'bad_request', /base64/);
+    await fails('similar.image', { name: 'huge.png', data: 'A'.repeat(MAX_IMAGE_BASE64 + 4) }, 400, 'bad_request', /too large \(at most 32 MB\)/);
 
     const pts: Points = await ok('project.points');
     const rec = await ok('image.reconstruction', { path: 'img-00000.png' });
