@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { analyze, type AnalyzeSummary } from '../core/pipeline.js';
 import { ProjectStore } from '../core/project.js';
-import { exportCsv, importLabels, labelClusters } from '../core/operations.js';
+import { exportCsv, importLabels, labelClusters, mergeClusters, unmergeClusters } from '../core/operations.js';
 import { projectInfo, type ProjectInfo } from '../core/info.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { DEMO_CHECKPOINT, DEMO_SETTINGS, ensureDemoFolder, PACKAGE_ROOT } from '../core/demo.js';
@@ -159,6 +159,25 @@ export function buildProgram(): Command {
           await labels.close();
         }
       }
+    });
+
+  program
+    .command('merge')
+    .description('merge clusters into the lowest of their ids (ids stay stable; the others become empty), or undo the last merge')
+    .argument('<project>', 'project folder')
+    .argument('[clusters...]', 'two or more cluster ids')
+    .option('--undo', 'undo the last merge')
+    .action(async (dir: string, ids: string[], o: { undo?: boolean }) => {
+      const store = await ProjectStore.open(dir);
+      if (o.undo) {
+        if (ids.length) throw new UserError('--undo takes no cluster ids');
+        const r = await unmergeClusters(store);
+        process.stdout.write(r ? `undid the merge of clusters ${[r.into, ...r.from].join(', ')} (${r.moved} images moved back)\n` : 'nothing to undo\n');
+        return;
+      }
+      if (ids.length < 2) throw new UserError('give two or more cluster ids to merge, e.g. clusterlens merge <project> 3 7');
+      const r = await mergeClusters(store, ids.map((c) => intArg('cluster id', 0)(c)));
+      process.stdout.write(`merged clusters ${[r.into, ...r.from].join(', ')} into ${r.into} (${r.moved} images moved; sizes now ${r.sizes.join(' ')})\n`);
     });
 
   program

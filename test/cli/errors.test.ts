@@ -45,10 +45,12 @@ describe('CLI user errors', () => {
     expectOneLineError(await cli('analyze', '.', '--project', '/tmp/x', '--k', 'ten'), /--k must be a whole number/);
     expectOneLineError(await cli('analyze', '.', '--project', '/tmp/x', '--size', '4'), /--size must be a whole number from 8 to 256/);
     expectOneLineError(await cli('analyze', '.'), /required option '--project <dir>'/);
+    expectOneLineError(await cli('analyze', '.', '--project', '/tmp/x', '--map-exaggeration', '0.5'), /--map-exaggeration must be a number from 1 to 12/);
+    expectOneLineError(await cli('merge', '/nonexistent/project', '1', '2'), /project not found/);
   });
   it('--help lists every command', async () => {
     const r = await cli('--help');
     expect(r.code).toBe(0);
-    for (const c of ['analyze', 'label', 'export', 'info', 'demo', 'similar', 'outliers', 'score', 'export-embeddings']) expect(r.stdout).toContain(c);
+    for (const c of ['analyze', 'label', 'export', 'info', 'demo', 'similar', 'outliers', 'score', 'export-embeddings', 'merge', 'serve']) expect(r.stdout).toContain(c);
   });
 });

@@ -95,5 +95,15 @@ describe('end to end on 2,000 real Fashion-MNIST images', () => {
     const pc = purity(Int32Array.from(rowsC, (r) => Number(r.cluster)), Int32Array.from(rowsC, (r) => classes.indexOf(demo.truth.get(r.path)!)));
     console.log(`e2e: purity at k=10 with a classic map and k-means = ${pc.toFixed(3)}`);
     expect(pc).toBeGreaterThanOrEqual(0.55);
+
+    // merge two clusters from the CLI, then undo it: the CSV's cluster column follows
+    const mergeOut = await cli('merge', project, '3', '1');
+    expect(mergeOut.stdout).toMatch(/^merged clusters 1, 3 into 1 \(\d+ images moved; sizes now/);
+    const rowsMerged = parse(await readFile((await cli('export', project, '--out', outC), outC)), { columns: true }) as Record<string, string>[];
+    rowsC.forEach((r, i) => expect(rowsMerged[i].cluster).toBe(r.cluster === '3' ? '1' : r.cluster));
+    await expect(cli('merge', project, '3', '0')).rejects.toThrow(/cluster 3 is empty/);
+    expect((await cli('merge', project, '--undo')).stdout).toMatch(/^undid the merge of clusters 1, 3/);
+    const rowsBack = parse(await readFile((await cli('export', project, '--out', outC), outC)), { columns: true }) as Record<string, string>[];
+    expect(rowsBack.map((r) => r.cluster)).toEqual(rowsC.map((r) => r.cluster));
   }, 600_000);
 });
