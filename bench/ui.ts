@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { ensureDemoFolder } from '../src/core/demo.js';
 import { ProjectStore } from '../src/core/project.js';
 import { gaussian, seededRandom } from '../src/core/random.js';
@@ -107,6 +107,15 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
+/** Start Chrome's sampling profiler (200 µs) on the page; the returned function stops it and gives the profile. */
+async function startProfile(page: Page): Promise<() => Promise<CpuProfile>> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  return async () => (await cdp.send('Profiler.stop')).profile as CpuProfile;
+}
+
 /** --profile / --profile-first: top functions by self and inclusive time (Chrome's sampling profiler). */
 function printProfile(p: CpuProfile, what: string): void {
   const self = new Map<number, number>();
@@ -177,12 +186,7 @@ async function main(): Promise<void> {
     await page.fill('#open-dir', dir);
 
     // 1. first render
-    const cdpFirst = args.includes('--profile-first') ? await page.context().newCDPSession(page) : null;
-    if (cdpFirst) {
-      await cdpFirst.send('Profiler.enable');
-      await cdpFirst.send('Profiler.setSamplingInterval', { interval: 200 });
-      await cdpFirst.send('Profiler.start');
-    }
+    const stopFirst = args.includes('--profile-first') ? await startProfile(page) : null;
     figures.firstRenderMs = await withTimeout(page.evaluate(
       () =>
         new Promise<number>((resolve) => {
@@ -195,7 +199,7 @@ async function main(): Promise<void> {
           check();
         }),
     ), 'first render');
-    if (cdpFirst) printProfile((await cdpFirst.send('Profiler.stop')).profile as CpuProfile, 'first render');
+    if (stopFirst) printProfile(await stopFirst(), 'first render');
     console.log(`first render of the map (${N.toLocaleString('en-US')} points): ${figures.firstRenderMs.toFixed(0)} ms (target < 2000)`);
 
     if (process.env.BENCH_DEBUG) await page.screenshot({ path: join(root, 'first-render.png') });
@@ -243,12 +247,7 @@ async function main(): Promise<void> {
     await page.click('#color-label');
     await page.waitForTimeout(500);
     await page.fill('#sel-label', 'bench-label');
-    const cdp = args.includes('--profile') ? await page.context().newCDPSession(page) : null;
-    if (cdp) {
-      await cdp.send('Profiler.enable');
-      await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
-      await cdp.send('Profiler.start');
-    }
+    const stopLabel = args.includes('--profile') ? await startProfile(page) : null;
     figures.labelMs = await withTimeout(page.evaluate(
       () =>
         new Promise<number>((resolve) => {
@@ -266,7 +265,7 @@ async function main(): Promise<void> {
           (document.querySelector('#label-selection') as HTMLButtonElement).click();
         }),
     ), 'label');
-    if (cdp) printProfile((await cdp.send('Profiler.stop')).profile as CpuProfile, 'label step');
+    if (stopLabel) printProfile(await stopLabel(), 'label step');
     const labeled = Number(await page.getAttribute('#status-labeled', 'data-count'));
     figures.labeled = labeled;
     console.log(`label ${labeled.toLocaleString('en-US')} selected images → confirmed and shown: ${figures.labelMs.toFixed(0)} ms (target < 300)`);

@@ -49,14 +49,7 @@ export async function mergeClusters(store: ProjectStore, ids: number[]): Promise
   const clusters = await store.readClusters();
   if (!c.merges?.length) await store.writeArray('clustersUnmerged', clusters, [clusters.length]);
   const [into, ...from] = unique;
-  const fromSet = new Set(from);
-  let moved = 0;
-  for (let i = 0; i < clusters.length; i++) {
-    if (fromSet.has(clusters[i])) {
-      clusters[i] = into;
-      moved++;
-    }
-  }
+  const moved = applyMerge(clusters, { into, from });
   await store.writeArray('clusters', clusters, [clusters.length]);
   c.merges = [...(c.merges ?? []), { into, from }];
   c.sizes = clusterSizes(clusters, c.k);
@@ -72,10 +65,7 @@ export async function unmergeClusters(store: ProjectStore): Promise<MergeResult 
   const clusters = await store.readInt('clustersUnmerged');
   const merges = c.merges.slice(0, -1);
   const last = c.merges[c.merges.length - 1];
-  for (const m of merges) {
-    const from = new Set(m.from);
-    for (let i = 0; i < clusters.length; i++) if (from.has(clusters[i])) clusters[i] = m.into;
-  }
+  for (const m of merges) applyMerge(clusters, m);
   const before = await store.readClusters();
   let moved = 0;
   for (let i = 0; i < clusters.length; i++) if (before[i] !== clusters[i]) moved++;
@@ -84,6 +74,19 @@ export async function unmergeClusters(store: ProjectStore): Promise<MergeResult 
   c.sizes = clusterSizes(clusters, c.k);
   await store.save();
   return { into: last.into, from: last.from, moved, sizes: c.sizes };
+}
+
+/** Move the members of `from` into `into`, in place; returns how many moved. */
+function applyMerge(clusters: Int32Array, m: { into: number; from: number[] }): number {
+  const from = new Set(m.from);
+  let moved = 0;
+  for (let i = 0; i < clusters.length; i++) {
+    if (from.has(clusters[i])) {
+      clusters[i] = m.into;
+      moved++;
+    }
+  }
+  return moved;
 }
 
 function clusterSizes(clusters: Int32Array, k: number): number[] {

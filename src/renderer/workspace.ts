@@ -61,6 +61,8 @@ export class Workspace {
   private readonly outlierHead: HTMLElement;
   private outlierRows: number[] = [];
   private outlierScores = new Map<number, number>();
+  /** How many of `outlierRows` (the first ones) are flagged. */
+  private flaggedCount = 0;
   private outliersLoaded = false;
   private readonly queryCard: HTMLElement;
   private readonly mergeBar: HTMLElement;
@@ -537,13 +539,16 @@ export class Workspace {
    * against ours.
    */
   private async edit(run: () => Promise<EditResult | { description: string; count: number; state: ProjectState }>, apply: (() => void) | 'refetch'): Promise<boolean> {
-    if (this.busy) return false;
-    this.busy = true;
-    document.body.classList.add('busy');
-    const before = apply === 'refetch' ? null : this.labelIdx.slice();
-    try {
+    let before: Int32Array<ArrayBuffer> | null = null;
+    const rollback = () => {
+      if (!before) return;
+      this.labelIdx = before;
+      this.recolor(true);
+    };
+    return this.exclusive(async () => {
       const pending = run();
       if (apply !== 'refetch') {
+        before = this.labelIdx.slice();
         apply();
         this.recolor(true);
       }
@@ -553,12 +558,22 @@ export class Workspace {
         if (res.count > 0 || !this.countsMatch()) await this.refetchPoints();
       } else if (!this.countsMatch()) await this.refetchPoints();
       this.renderAfterEdit(res.description);
+    }, rollback);
+  }
+
+  /**
+   * One edit at a time, with the busy cursor. A failure runs `rollback`, then shows its message. Resolves false
+   * when another edit was running or this one failed.
+   */
+  private async exclusive(run: () => Promise<void>, rollback?: () => void): Promise<boolean> {
+    if (this.busy) return false;
+    this.busy = true;
+    document.body.classList.add('busy');
+    try {
+      await run();
       return true;
     } catch (err) {
-      if (before) {
-        this.labelIdx = before;
-        this.recolor(true);
-      }
+      rollback?.();
       toast(errorMessage(err), 'error');
       return false;
     } finally {
@@ -725,20 +740,26 @@ export class Workspace {
   private async moreLikeThis(row: number): Promise<void> {
     try {
       const r = await this.api.invoke('similar', { path: this.paths[row], top: 48 });
-      const rows = [row];
-      const dist = new Map<number, number>([[row, 0]]);
-      for (const n of r.neighbours) {
-        const i = this.pathIndex.get(n.path);
-        if (i !== undefined && i !== row) {
-          rows.push(i);
-          dist.set(i, n.distance);
-        }
-      }
+      const { rows, dist } = this.neighbourRows(r.neighbours, row);
       this.closeOverlays();
       this.setSelection(rows, `like ${baseName(this.paths[row])}`, true, dist);
     } catch (err) {
       toast(errorMessage(err), 'error');
     }
+  }
+
+  /** Project rows of a similarity search's neighbours and their distances, after `query` (distance 0) if given. */
+  private neighbourRows(neighbours: { path: string; distance: number }[], query?: number): { rows: number[]; dist: Map<number, number> } {
+    const rows = query === undefined ? [] : [query];
+    const dist = new Map<number, number>(query === undefined ? [] : [[query, 0]]);
+    for (const n of neighbours) {
+      const i = this.pathIndex.get(n.path);
+      if (i !== undefined && !dist.has(i)) {
+        rows.push(i);
+        dist.set(i, n.distance);
+      }
+    }
+    return { rows, dist };
   }
 
   /** Search by an image from outside the project: the nearest project images become the selection. */
@@ -754,15 +775,7 @@ export class Workspace {
     try {
       const data = await fileBase64(file);
       const r = await this.api.invoke('similar.image', { name: file.name, data, top: 48 });
-      const rows: number[] = [];
-      const dist = new Map<number, number>();
-      for (const n of r.neighbours) {
-        const i = this.pathIndex.get(n.path);
-        if (i !== undefined) {
-          rows.push(i);
-          dist.set(i, n.distance);
-        }
-      }
+      const { rows, dist } = this.neighbourRows(r.neighbours);
       this.showQueryCard(file, r.score, rows.length ? dist.get(rows[0])! : null);
       this.setSelection(rows, `like ${file.name}`, true, dist);
       this.setTab('selection');
@@ -809,8 +822,6 @@ export class Workspace {
     }
   }
 
-  private flaggedCount = 0;
-
   private selectOutliers(): void {
     const rows = this.outlierRows.slice(0, this.flaggedCount);
     if (rows.length === 0) {
@@ -825,10 +836,7 @@ export class Workspace {
   }
 
   private async clusterEdit(run: () => Promise<{ description: string; state: ProjectState }>): Promise<void> {
-    if (this.busy) return;
-    this.busy = true;
-    document.body.classList.add('busy');
-    try {
+    await this.exclusive(async () => {
       const r = await run();
       this.state = r.state;
       this.mergePicked.clear();
@@ -836,12 +844,7 @@ export class Workspace {
       this.status.dataset.lastEdit = r.description;
       this.renderStatus(r.description);
       toast(r.description);
-    } catch (err) {
-      toast(errorMessage(err), 'error');
-    } finally {
-      this.busy = false;
-      document.body.classList.remove('busy');
-    }
+    });
   }
 
   private renderMergeBar(): void {
@@ -1117,16 +1120,10 @@ export class Workspace {
         void this.exportCsv();
         break;
       case '1':
-        this.setTab('clusters');
-        break;
       case '2':
-        this.setTab('labels');
-        break;
       case '3':
-        this.setTab('selection');
-        break;
       case '4':
-        this.setTab('outliers');
+        this.setTab(TABS[Number(ev.key) - 1]);
         break;
       case 'm':
       case 'M':
@@ -1193,6 +1190,7 @@ let webglWorks: boolean | undefined;
 
 const VIEW_KEY = 'clusterlens:view:';
 const COLOR_MODES: readonly ColorMode[] = ['cluster', 'label', 'outlier'];
+/** In the order of the tabs and of their keys 1–4. */
 const TABS: readonly Tab[] = ['clusters', 'labels', 'selection', 'outliers'];
 
 function loadView(dir: string): { color?: ColorMode; tab?: Tab } {
