@@ -211,3 +211,25 @@ export function majorityLabelingCurve(pred: Int32Array, truth: Int32Array): Majo
   });
   return out;
 }
+
+/**
+ * How well an embedding's neighbourhoods follow the true classes: the fraction of rows whose k nearest
+ * neighbours (`indices`, n×k rows, never the row itself) vote, by majority, for the row's own class (ties go to
+ * the lower class id). It bounds how pure small clusters of that embedding can be.
+ */
+export function knnVoteAccuracy(indices: Int32Array, k: number, truth: Int32Array): number {
+  const n = truth.length;
+  if (indices.length !== n * k) throw new Error(`indices has ${indices.length} entries, expected ${n}×${k}`);
+  let classes = 0;
+  for (let i = 0; i < n; i++) classes = Math.max(classes, truth[i] + 1);
+  const votes = new Int32Array(classes);
+  let right = 0;
+  for (let i = 0; i < n; i++) {
+    votes.fill(0);
+    for (let t = 0; t < k; t++) votes[truth[indices[i * k + t]]]++;
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (votes[c] > votes[best]) best = c;
+    if (best === truth[i]) right++;
+  }
+  return n === 0 ? 1 : right / n;
+}

@@ -103,8 +103,30 @@ function orthonormalRows(v: Float64Array, m: number, d: number): void {
   }
 }
 
-/** Top-m eigenpairs of a symmetric d×d matrix by subspace iteration (deterministic start). */
-export function topEigenvectors(cov: Float64Array, d: number, m: number, maxIter = 300): { vectors: Float64Array; values: Float64Array } {
+/** Rows i of the result: C·v_i for the p rows v_i of V (p×d), C a symmetric d×d matrix. */
+export type SymmetricProduct = (V: Float64Array, p: number) => Float64Array;
+
+/** C·V with plain loops (C d×d row-major). */
+export function denseProduct(cov: Float64Array, d: number): SymmetricProduct {
+  return (V, p) => {
+    const W = new Float64Array(p * d);
+    for (let i = 0; i < p; i++) {
+      for (let a = 0; a < d; a++) {
+        let s = 0;
+        const ra = a * d;
+        for (let b = 0; b < d; b++) s += cov[ra + b] * V[i * d + b];
+        W[i * d + a] = s;
+      }
+    }
+    return W;
+  };
+}
+
+/**
+ * Top-m eigenpairs of a symmetric d×d matrix by subspace iteration (deterministic start). The matrix is given
+ * as its product with a block of vectors, so a caller can compute that product elsewhere (e.g. with tfjs).
+ */
+export function topEigenvectors(product: SymmetricProduct, d: number, m: number, maxIter = 300): { vectors: Float64Array; values: Float64Array } {
   m = Math.min(m, d);
   // A few extra vectors speed up convergence of the last wanted one.
   const p = Math.min(d, m + Math.min(m, 8));
@@ -112,17 +134,9 @@ export function topEigenvectors(cov: Float64Array, d: number, m: number, maxIter
   let V: Float64Array = new Float64Array(p * d);
   for (let i = 0; i < p * d; i++) V[i] = gaussian(rnd);
   orthonormalRows(V, p, d);
-  let W: Float64Array = new Float64Array(p * d);
   const ritz = (): { values: Float64Array; vectors: Float64Array } => {
     // H = V C Vᵀ (p×p), eigenvectors of H rotate V into Ritz vectors.
-    const CV = new Float64Array(p * d);
-    for (let i = 0; i < p; i++) {
-      for (let a = 0; a < d; a++) {
-        let s = 0;
-        for (let b = 0; b < d; b++) s += cov[a * d + b] * V[i * d + b];
-        CV[i * d + a] = s;
-      }
-    }
+    const CV = product(V, p);
     const H = new Float64Array(p * p);
     for (let i = 0; i < p; i++) {
       for (let j = 0; j < p; j++) {
@@ -149,15 +163,7 @@ export function topEigenvectors(cov: Float64Array, d: number, m: number, maxIter
   };
   let prev: Float64Array = new Float64Array(m);
   for (let it = 0; it < maxIter; it++) {
-    for (let i = 0; i < p; i++) {
-      for (let a = 0; a < d; a++) {
-        let s = 0;
-        const ra = a * d;
-        for (let b = 0; b < d; b++) s += cov[ra + b] * V[i * d + b];
-        W[i * d + a] = s;
-      }
-    }
-    [V, W] = [W, V];
+    V = product(V, p);
     orthonormalRows(V, p, d);
     if (it % 10 === 9) {
       const r = ritz();
@@ -181,7 +187,7 @@ export function topEigenvectors(cov: Float64Array, d: number, m: number, maxIter
 /** The top m principal components of the rows (optionally of a subset `rows` only). */
 export function pca(data: Float32Array, n: number, d: number, m: number, rows?: Uint32Array): PcaResult {
   const { mean, cov } = covariance(data, n, d, rows);
-  const { vectors, values } = topEigenvectors(cov, d, m);
+  const { vectors, values } = topEigenvectors(denseProduct(cov, d), d, m);
   return { mean, components: vectors, variances: values };
 }
 
