@@ -6,7 +6,10 @@
  * labeling curve: the fraction of images correctly labeled after labeling each cluster by its majority class, for
  * k = 10, 20, 50, 100. The default cluster method is measured first; then the same codes and map are clustered
  * again with the other methods (only clustering is redone; 'manifold' adds its second t-SNE, timed as
- * 'cluster-space') for comparison; --methods a,b picks which. Last line: one JSON object.
+ * 'cluster-space') for comparison; --methods a,b picks which. With the default --map-features auto, the map is
+ * of the codes below 20 clusters and of the codes and the shape descriptor from 20 (each k runs the real
+ * pipeline, which makes or swaps in the map that k gets); --map-features codes|codes+hog fixes one.
+ * Last line: one JSON object.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,7 +23,7 @@ import { fashionMnistPngs } from './fashion-mnist.js';
 import { emojiPngs } from './colour-emoji.js';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, n: { type: 'string' }, keep: { type: 'boolean' }, dataset: { type: 'string', default: 'fashion-mnist' }, seed: { type: 'string' }, methods: { type: 'string' } },
+  options: { quick: { type: 'boolean' }, n: { type: 'string' }, keep: { type: 'boolean' }, dataset: { type: 'string', default: 'fashion-mnist' }, seed: { type: 'string' }, methods: { type: 'string' }, 'map-features': { type: 'string' } },
 });
 const log = (l: string) => process.stderr.write(l + '\n');
 let folder: { dir: string; truth: Map<string, number> };
@@ -45,17 +48,25 @@ if (values.dataset === 'emoji') {
 const seed = values.seed ? Number(values.seed) : undefined;
 const project = await mkdtemp(join(tmpdir(), 'clusterlens-bench-quality-'));
 const t0 = performance.now();
-const first = await analyze({ folder: folder.dir, project, k: classes, size, seed }, { onLog: log });
+const mapFeatures = values['map-features'] as (typeof DEFAULTS.mapFeatures) | undefined;
+if (mapFeatures && !['auto', 'codes', 'codes+hog'].includes(mapFeatures)) throw new Error(`unknown --map-features ${mapFeatures} (auto, codes or codes+hog)`);
+const first = await analyze({ folder: folder.dir, project, k: classes, size, seed, mapFeatures }, { onLog: log });
 const store = await ProjectStore.open(project);
 const truth = Int32Array.from(store.manifest.images, (img) => folder.truth.get(img.path)!);
 
-type Figures = { method: string; atK: { k: number; acc: number; nmi: number; purity: number }; labelingCurve: { k: number; correct: number }[]; seconds: Record<string, number> };
+type MapFeatures = 'codes' | 'codes+hog';
+type Figures = { method: string; atK: { k: number; acc: number; nmi: number; purity: number; map: MapFeatures }; labelingCurve: { k: number; correct: number; map: MapFeatures }[]; seconds: Record<string, number> };
 const only = values.methods?.split(',') as (typeof DEFAULTS.clusterMethod)[] | undefined;
 const methods = only ?? [DEFAULTS.clusterMethod!, ...(['kmeans', 'merge', 'manifold'] as const).filter((m) => m !== DEFAULTS.clusterMethod)];
 const results: Figures[] = [];
 for (const method of methods) {
-  const seconds: Record<number, number> = {};
-  const read = async () => (await ProjectStore.open(project)).readClusters();
+  const seconds: Record<string, number> = {};
+  let map: MapFeatures = 'codes';
+  const read = async () => {
+    const st = await ProjectStore.open(project);
+    map = st.manifest.projection?.features ?? 'codes';
+    return st.readClusters();
+  };
   const cluster = async (k: number) => {
     if (k === classes && method === DEFAULTS.clusterMethod) {
       seconds[k] = first.timings.kmeans ?? 0;
@@ -63,20 +74,23 @@ for (const method of methods) {
     }
     const s = await analyze({ project, k, clusterMethod: method }, { onLog: log });
     seconds[k] = s.timings.kmeans ?? 0;
+    // a map of other features made for this k (--map-features auto): its own descriptor and t-SNE time
+    for (const step of ['descriptor', 'tsne'] as const) if (s.timings[step]) seconds[`${step}@k${k}`] = s.timings[step];
     if (s.timings['cluster-space']) seconds['cluster-space'] = s.timings['cluster-space'];
     return read();
   };
   const c = await cluster(classes);
-  const atK = { k: classes, acc: clusteringAccuracy(c, truth), nmi: nmi(c, truth), purity: purity(c, truth) };
-  console.log(`[${method}] n=${store.n}  k=${classes}  ACC ${atK.acc.toFixed(3)}  NMI ${atK.nmi.toFixed(3)}  purity ${atK.purity.toFixed(3)}`);
-  const curve: { k: number; correct: number }[] = [];
+  const atK = { k: classes, acc: clusteringAccuracy(c, truth), nmi: nmi(c, truth), purity: purity(c, truth), map };
+  console.log(`[${method}] n=${store.n}  k=${classes}  ACC ${atK.acc.toFixed(3)}  NMI ${atK.nmi.toFixed(3)}  purity ${atK.purity.toFixed(3)}  (map of the ${map})`);
+  const curve: Figures['labelingCurve'] = [];
   for (const k of [10, 20, 50, 100]) {
     // labeling every cluster by its majority class makes exactly `purity` of the images right
     const p = k === classes ? atK.purity : purity(await cluster(k), truth);
-    curve.push({ k, correct: p });
-    console.log(`[${method}] labeling curve: ${k} cluster-label actions → ${(100 * p).toFixed(1)}% correctly labeled`);
+    const used = k === classes ? atK.map : map;
+    curve.push({ k, correct: p, map: used });
+    console.log(`[${method}] labeling curve: ${k} cluster-label actions → ${(100 * p).toFixed(1)}% correctly labeled (map of the ${used})`);
   }
-  results.push({ method, atK, labelingCurve: curve, seconds });
+  results.push({ method: String(method), atK, labelingCurve: curve, seconds });
 }
 const seconds = (performance.now() - t0) / 1000;
 const pipelineSeconds = Object.values(first.timings).reduce((a, b) => a + b, 0);
@@ -88,6 +102,7 @@ console.log(
     dataset,
     n: store.n,
     method: main.method,
+    mapFeatures: mapFeatures ?? DEFAULTS.mapFeatures,
     [`k${classes}`]: main.atK,
     labelingCurve: main.labelingCurve,
     methods: results,

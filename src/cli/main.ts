@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
-import { analyze, type AnalyzeSummary } from '../core/pipeline.js';
+import { AUTO_HOG_FROM, analyze, type AnalyzeSummary } from '../core/pipeline.js';
 import { ProjectStore } from '../core/project.js';
 import { exportCsv, importLabels, labelClusters, mergeClusters, unmergeClusters } from '../core/operations.js';
 import { projectInfo, type ProjectInfo } from '../core/info.js';
@@ -106,6 +106,7 @@ export function buildProgram(): Command {
       .addOption(new Option('--cluster-on <space>', 'what is clustered: map = the 2-D t-SNE map (default; separates classes better), codes = the latent codes').choices(['map', 'codes']))
       .addOption(new Option('--cluster-method <method>', `how (default ${DEFAULTS.clusterMethod} for new projects): auto = merge below 50 clusters, kmeans from 50; merge = k-means into max(50, 3k) small clusters, merged along the 15-nearest-neighbour graph; kmeans = k-means (best of 10 starts on the map); manifold = merge on a t-SNE of the codes with exaggeration 2 (the map itself when it has that exaggeration, else a second t-SNE)`).choices(['auto', 'kmeans', 'merge', 'manifold']))
       .option('--map-exaggeration <x>', `exaggeration of the map's t-SNE for all its iterations (default ${DEFAULTS.mapExaggeration} for new projects: tighter, better separated groups; 1 = classic t-SNE)`, floatArg('--map-exaggeration', 1, 12))
+      .addOption(new Option('--map-features <what>', `what the map is made from (default ${DEFAULTS.mapFeatures} for new projects): codes = the autoencoder's codes; codes+hog = the codes and a shape descriptor (histograms of oriented gradients), whose purer neighbourhoods make purer small clusters; auto = codes+hog from ${AUTO_HOG_FROM} clusters, the codes below`).choices(['auto', 'codes', 'codes+hog']))
       .option('--embeddings <file>', 'use precomputed embeddings instead of training: .npy (N×d, rows in project order) or .csv (path,e0,e1,…)')
       .option('--retrain', 'train the autoencoder again even if a model for these settings exists')
       .option('--json', 'print the summary as JSON');
@@ -250,6 +251,7 @@ interface RunOpts {
   clusterOn?: 'map' | 'codes';
   clusterMethod?: 'auto' | 'kmeans' | 'merge' | 'manifold';
   mapExaggeration?: number;
+  mapFeatures?: 'auto' | 'codes' | 'codes+hog';
   embeddings?: string;
   retrain?: boolean;
   json?: boolean;
@@ -261,7 +263,7 @@ async function runAnalyze(folder: string, project: string, o: RunOpts, pretraine
   const t0 = performance.now();
   try {
     const summary = await analyze(
-      { folder, project, k: o.k, seed: o.seed, size: o.size, latent: o.latent, epochs: o.epochs, sample: o.sample, color: o.color, preset: o.preset, projector: o.projector, clusterOn: o.clusterOn, clusterMethod: o.clusterMethod, mapExaggeration: o.mapExaggeration, retrain: o.retrain, embeddings: o.embeddings, pretrained },
+      { folder, project, k: o.k, seed: o.seed, size: o.size, latent: o.latent, epochs: o.epochs, sample: o.sample, color: o.color, preset: o.preset, projector: o.projector, clusterOn: o.clusterOn, clusterMethod: o.clusterMethod, mapExaggeration: o.mapExaggeration, mapFeatures: o.mapFeatures, retrain: o.retrain, embeddings: o.embeddings, pretrained },
       { onProgress: bars.update, onLog: (l) => { bars.finishLine(); process.stderr.write(l + '\n'); }, signal: ac.signal },
     );
     bars.finishLine();

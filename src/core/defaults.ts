@@ -16,4 +16,5 @@ export const DEFAULTS: Settings = {
   clusterOn: 'map',
   clusterMethod: 'auto',
   mapExaggeration: 2,
+  mapFeatures: 'auto',
 };

@@ -12,7 +12,8 @@ import { makeProjector } from './projectors.js';
 import { BarnesHutProjector, defaultIterations } from './tsne/index.js';
 import { seededRandom } from './random.js';
 import { findDuplicateRows, outlierScores } from './outliers.js';
-import { decodeNpy } from './npy.js';
+import { DESCRIPTOR_VERSION, combineFeatures, shapeDescriptor } from './descriptor.js';
+import { decodeNpy, readNpy } from './npy.js';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { ProjectStore, type ImageEntry, type Manifest, type Settings } from './project.js';
 import { DEFAULTS } from './defaults.js';
@@ -39,6 +40,8 @@ export interface AnalyzeOptions {
   clusterMethod?: Settings['clusterMethod'];
   /** Exaggeration of the map's t-SNE (see Settings.mapExaggeration; Barnes-Hut only). */
   mapExaggeration?: number;
+  /** What the map is made from (see Settings.mapFeatures). */
+  mapFeatures?: Settings['mapFeatures'];
   /** A number of clusters, or 'suggest' to pick one by silhouette; undefined keeps the project's k (or suggests). */
   k?: number | 'suggest';
   /**
@@ -86,6 +89,24 @@ const MAP_KMEANS_RESTARTS = 10;
 const MANIFOLD_EXAGGERATION = 2;
 /** --cluster-method auto: k-means from this many clusters, merge below. */
 const AUTO_KMEANS_FROM = 50;
+/** --map-features auto: the codes and the shape descriptor from this many clusters, the codes below. */
+export const AUTO_HOG_FROM = 20;
+
+/**
+ * What a map for `k` clusters is made from. 'auto': from 20 clusters the codes and the shape descriptor, whose
+ * finer neighbourhoods make purer small clusters (70,000 Fashion-MNIST images: 80.1 % against 76.7 % correctly
+ * labeled with 50 cluster actions); below 20 the codes alone, whose coarser groups match classes better (k=10 ACC
+ * 0.660 against 0.513). Imported embeddings stay alone unless 'codes+hog' is asked for.
+ */
+export function resolveMapFeatures(mode: Settings['mapFeatures'], k: number | undefined, imported: boolean): 'codes' | 'codes+hog' {
+  if (mode === 'codes' || mode === 'codes+hog') return mode;
+  if (mode === undefined || imported) return 'codes';
+  return k !== undefined && k >= AUTO_HOG_FROM ? 'codes+hog' : 'codes';
+}
+
+function featuresName(f: 'codes' | 'codes+hog'): string {
+  return f === 'codes' ? 'codes' : 'codes and the shape descriptor (HOG)';
+}
 
 function digest(parts: string[]): string {
   const h = createHash('sha256');
@@ -128,6 +149,7 @@ export async function analyze(opts: AnalyzeOptions, hooks: AnalyzeHooks = {}): P
     // a project made before an option existed keeps what it was made with (k-means, a classic map)
     clusterMethod: opts.clusterMethod ?? (prev ? (prev.clusterMethod ?? 'kmeans') : DEFAULTS.clusterMethod),
     mapExaggeration: opts.mapExaggeration ?? (prev ? (prev.mapExaggeration ?? 1) : DEFAULTS.mapExaggeration),
+    mapFeatures: opts.mapFeatures ?? (prev ? (prev.mapFeatures ?? 'codes') : DEFAULTS.mapFeatures),
   };
   if (settings.projector === 'exact') settings.mapExaggeration = 1; // tsne-js has no exaggeration option
 
@@ -297,22 +319,76 @@ export async function analyze(opts: AnalyzeOptions, hooks: AnalyzeHooks = {}): P
     await store.save();
   }
 
-  // ---- 2-D map: only when the codes or the method changed (not when k changes)
+  // ---- 2-D map: only when its input (the codes, and the descriptor if used) or the method changed
+  const wantK = opts.k === 'suggest' ? undefined : (opts.k ?? m.clustering?.k);
+  const features = resolveMapFeatures(settings.mapFeatures, wantK, useImported);
+  let mapInput = codes;
+  let mapDim = d;
+  let mapInputFor = codesDigest;
+  if (features === 'codes+hog') {
+    const descFor = digest(['descriptor', String(DESCRIPTOR_VERSION), hashDigest, String(settings.size), String(channels)]);
+    let desc: Float32Array;
+    let dd: number;
+    if (m.descriptor?.for === descFor && store.has('descriptor')) {
+      const r = await store.readFloat('descriptor');
+      desc = r.data;
+      dd = r.shape[1];
+    } else {
+      const r = await timed('descriptor', () => shapeDescriptor(pixels, images.length, settings.size, channels, { signal, onProgress }));
+      await store.writeArray('descriptor', r.data, [images.length, r.d]);
+      m.descriptor = { for: descFor, d: r.d, hogDims: r.layout.dims, explained: r.explained };
+      await store.save();
+      desc = r.data;
+      dd = r.d;
+    }
+    mapInput = combineFeatures(codes, d, desc, dd, images.length);
+    mapDim = d + dd;
+    mapInputFor = digest(['codes+hog', codesDigest, descFor]);
+  }
   const projectorName = settings.projector;
   const exaggeration = settings.mapExaggeration ?? 1;
-  const sameMap =
-    m.projection && m.projection.codesFor === codesDigest && m.projection.seed === settings.seed && m.projection.method.startsWith(projectorName === 'bh' ? 'barnes-hut' : 'tsne-js') && (m.projection.exaggeration ?? 1) === exaggeration && store.has('coords');
-  if (!sameMap) {
-    const projector = makeProjector(projectorName, images.length, { exaggeration });
-    const res = await timed('tsne', () => projector.project(codes, images.length, d, { random: seededRandom(settings.seed), signal, onProgress, onFrame: hooks.onFrame }));
-    await store.writeArray('coords', res.coords, [images.length, 2]);
-    m.projection = { method: exaggeration === 1 ? res.method : `${res.method}, exaggeration ${exaggeration}`, note: res.note, kl: res.kl, seed: settings.seed, codesFor: codesDigest, exaggeration };
-    if (res.note) log(`map: ${res.note}`);
-    await store.save();
-  } else {
+  const isWantedMap = (p: Manifest['projection']) =>
+    !!p && p.codesFor === mapInputFor && p.seed === settings.seed && p.method.startsWith(projectorName === 'bh' ? 'barnes-hut' : 'tsne-js') && (p.exaggeration ?? 1) === exaggeration;
+  if (isWantedMap(m.projection) && store.has('coords')) {
     log('map: reused');
+  } else if (isWantedMap(m.previousProjection) && store.has('coordsPrevious') && m.projection && store.has('coords')) {
+    // the map made before this one is the one wanted: swap the two (the records are dropped while the files
+    // change, so a crash in between means a new map next time, never a map under the wrong record)
+    const current = (await store.readFloat('coords')).data;
+    const before = (await store.readFloat('coordsPrevious')).data;
+    const [cur, prevRec] = [m.projection, m.previousProjection!];
+    m.projection = undefined;
+    m.previousProjection = undefined;
+    await store.save();
+    await store.writeArray('coordsPrevious', current, [images.length, 2]);
+    await store.writeArray('coords', before, [images.length, 2]);
+    m.projection = prevRec;
+    m.previousProjection = cur;
+    await store.save();
+    log(`map: the one made before, from the ${featuresName(features)} (kept, not made again)`);
+  } else {
+    // keep the current map for going back to it, unless it is of other images (then neither map can come back)
+    const current = m.projection && store.has('coords') ? await readNpy(store.path('coords')) : undefined;
+    const keep = current && current.shape[0] === images.length && current.data instanceof Float32Array;
+    const cur = m.projection;
+    m.previousProjection = undefined;
+    await store.save();
+    if (keep) {
+      await store.writeArray('coordsPrevious', current.data as Float32Array, [images.length, 2]);
+      m.previousProjection = cur;
+      await store.save();
+    } else {
+      await rm(store.path('coordsPrevious'), { force: true });
+    }
+    const projector = makeProjector(projectorName, images.length, { exaggeration });
+    const res = await timed('tsne', () => projector.project(mapInput, images.length, mapDim, { random: seededRandom(settings.seed), signal, onProgress, onFrame: hooks.onFrame }));
+    await store.writeArray('coords', res.coords, [images.length, 2]);
+    const method = `${exaggeration === 1 ? res.method : `${res.method}, exaggeration ${exaggeration}`}${features === 'codes+hog' ? ', of the codes and the shape descriptor' : ''}`;
+    m.projection = { method, note: res.note, kl: res.kl, seed: settings.seed, codesFor: mapInputFor, exaggeration, features };
+    if (res.note) log(`map: ${res.note}`);
+    if (settings.mapFeatures === 'auto') log(`map: made from the ${featuresName(features)} (auto: ${features === 'codes' ? `below ${AUTO_HOG_FROM} clusters` : `from ${AUTO_HOG_FROM} clusters`})`);
+    await store.save();
   }
-
 
   // ---- clustering: only when its input (codes or map), method, k or seed changed
   // Default for new projects: 'merge' on the 2-D map, which is made with exaggeration 2 (N2D's finding: clusters
@@ -323,7 +399,7 @@ export async function analyze(opts: AnalyzeOptions, hooks: AnalyzeHooks = {}): P
   // the map has that exaggeration, else a second t-SNE made for clustering only (cached).
   const method = settings.clusterMethod ?? 'kmeans'; // absent in projects made before the option: k-means
   // a map made with the manifold's exaggeration is that manifold already: no second t-SNE
-  const mapIsManifold = projectorName === 'bh' && exaggeration === MANIFOLD_EXAGGERATION;
+  const mapIsManifold = projectorName === 'bh' && exaggeration === MANIFOLD_EXAGGERATION && features === 'codes';
   if (method === 'manifold' && !mapIsManifold) {
     const sameSpace = m.clusterSpace && m.clusterSpace.codesFor === codesDigest && m.clusterSpace.seed === settings.seed && store.has('clusterSpace');
     if (!sameSpace) {
@@ -342,10 +418,9 @@ export async function analyze(opts: AnalyzeOptions, hooks: AnalyzeHooks = {}): P
   const clusterDim = space === 'codes' ? d : 2;
   const inputFor =
     space === 'space' ? digest(['cluster-space', codesDigest, m.clusterSpace!.method, String(m.clusterSpace!.seed)])
-    : space === 'map' ? digest(['map', codesDigest, m.projection!.method, String(m.projection!.seed)])
+    : space === 'map' ? digest(['map', m.projection!.codesFor, m.projection!.method, String(m.projection!.seed)])
     : codesDigest;
   let suggestReason: string | undefined;
-  const wantK = opts.k === 'suggest' ? undefined : (opts.k ?? m.clustering?.k);
   // 'auto': merging follows class shapes when there are about as many clusters as classes; from 50 clusters the user
   // over-clusters to label in bulk, where k-means' compact pieces are purer (70,000 Fashion-MNIST images, 50
   // clusters: 75.8 % against 75.1 % correctly labeled; 2,000 images: 72.4–72.7 % against 70.5–71.3 %)

@@ -18,6 +18,8 @@ import { UserError } from './types.js';
  *   errors.npy       reconstruction error per image, float32 N
  *   clusters.npy     cluster id per image, int32 N
  *   coords.npy       2-D map, float32 N×2
+ *   coords-previous.npy  the map made before it (going back to it is instant)
+ *   descriptor.npy   shape descriptor (HOG, 50 principal components), float32 N×50, when a map was made from it
  *   outliers.npy     outlier score per image, float32 N (robust z of reconstruction error and kNN distance)
  *   duplicates.npy   row of the first image this one duplicates (same content or near-identical code), or -1
  *   labels.json, labels.journal   labels (snapshot + fsync'd journal of edits)
@@ -51,8 +53,26 @@ export const Settings = z.object({
    * before the option existed, whose maps are classic.
    */
   mapExaggeration: z.number().min(1).max(12).optional(),
+  /**
+   * What the map is made from: 'codes' (the autoencoder's), 'codes+hog' (the codes and the shape descriptor,
+   * src/core/descriptor.ts), or 'auto': codes+hog from 20 clusters, the codes below (and when k is to be
+   * suggested). Absent in projects made before the option existed, whose maps are of the codes.
+   */
+  mapFeatures: z.enum(['auto', 'codes', 'codes+hog']).optional(),
 });
 export type Settings = z.infer<typeof Settings>;
+
+const Projection = z.object({
+  method: z.string(),
+  note: z.string().optional(),
+  kl: z.number().optional(),
+  seed: z.number().int(),
+  /** Digest of the map's input: the codes' digest, or (features 'codes+hog') of the codes and the descriptor. */
+  codesFor: z.string(),
+  exaggeration: z.number().optional(),
+  /** What the map was made from; absent in projects made before the option: the codes. */
+  features: z.enum(['codes', 'codes+hog']).optional(),
+});
 
 export const Manifest = z.object({
   format: z.literal('clusterlens-project'),
@@ -96,9 +116,11 @@ export const Manifest = z.object({
       merges: z.array(z.object({ into: z.number().int(), from: z.array(z.number().int()) })).optional(),
     })
     .optional(),
-  projection: z
-    .object({ method: z.string(), note: z.string().optional(), kl: z.number().optional(), seed: z.number().int(), codesFor: z.string(), exaggeration: z.number().optional() })
-    .optional(),
+  projection: Projection.optional(),
+  /** The map made before the current one (coords-previous.npy), kept so that going back to it is instant. */
+  previousProjection: Projection.optional(),
+  /** The shape descriptor in descriptor.npy: digest of what it was computed from, its size, HOG length, variance kept. */
+  descriptor: z.object({ for: z.string(), d: z.number().int(), hogDims: z.number().int(), explained: z.number() }).optional(),
   /** The 2-D embedding made for clustering only (--cluster-method manifold), and the codes it was made from. */
   clusterSpace: z.object({ method: z.string(), seed: z.number().int(), codesFor: z.string() }).optional(),
   timings: z.record(z.string(), z.number()),
@@ -113,6 +135,8 @@ export const FILES = {
   clusters: 'clusters.npy',
   clustersUnmerged: 'clusters-unmerged.npy',
   coords: 'coords.npy',
+  coordsPrevious: 'coords-previous.npy',
+  descriptor: 'descriptor.npy',
   clusterSpace: 'cluster-space.npy',
   outliers: 'outliers.npy',
   duplicates: 'duplicates.npy',
@@ -196,7 +220,7 @@ export class ProjectStore {
     await writeNpy(this.path('pixels'), pixels, [this.n, s, s, this.manifest.channels]);
   }
 
-  async readFloat(name: 'codes' | 'errors' | 'coords' | 'clusterSpace' | 'outliers'): Promise<{ data: Float32Array; shape: number[] }> {
+  async readFloat(name: 'codes' | 'errors' | 'coords' | 'coordsPrevious' | 'clusterSpace' | 'outliers' | 'descriptor'): Promise<{ data: Float32Array; shape: number[] }> {
     const { data, shape } = await readNpy(this.path(name));
     if (!(data instanceof Float32Array)) throw new UserError(`${this.path(name)}: expected float32`);
     if (shape[0] !== this.n) throw new UserError(`${this.path(name)}: ${shape[0]} rows but the project has ${this.n} images`);
@@ -213,7 +237,7 @@ export class ProjectStore {
     return data;
   }
 
-  async writeArray(name: 'codes' | 'errors' | 'coords' | 'clusterSpace' | 'clusters' | 'clustersUnmerged' | 'outliers' | 'duplicates', data: Float32Array | Int32Array, shape: number[]): Promise<void> {
+  async writeArray(name: 'codes' | 'errors' | 'coords' | 'coordsPrevious' | 'descriptor' | 'clusterSpace' | 'clusters' | 'clustersUnmerged' | 'outliers' | 'duplicates', data: Float32Array | Int32Array, shape: number[]): Promise<void> {
     await writeNpy(this.path(name), data, shape);
   }
 

@@ -133,6 +133,7 @@ function settingsToOptions(s: RunSettings): Omit<AnalyzeOptions, 'project' | 'fo
     clusterOn: s.clusterOn,
     clusterMethod: s.clusterMethod,
     mapExaggeration: s.mapExaggeration,
+    mapFeatures: s.mapFeatures,
     projector: s.projector,
     preset: s.preset,
     retrain: s.retrain,
@@ -377,7 +378,7 @@ export class Session {
       datasetRoot: m.datasetRoot,
       images: m.images.length,
       skipped: m.skipped,
-      settings: { size: s.size, color: s.color, latent: s.latent, epochs: s.epochs, sample: s.sample, seed: s.seed, clusterOn: s.clusterOn, clusterMethod: s.clusterMethod ?? 'kmeans', mapExaggeration: s.mapExaggeration ?? 1, projector: s.projector, preset: s.preset, k: m.clustering?.k ?? null },
+      settings: { size: s.size, color: s.color, latent: s.latent, epochs: s.epochs, sample: s.sample, seed: s.seed, clusterOn: s.clusterOn, clusterMethod: s.clusterMethod ?? 'kmeans', mapExaggeration: s.mapExaggeration ?? 1, mapFeatures: s.mapFeatures ?? 'codes', projector: s.projector, preset: s.preset, k: m.clustering?.k ?? null },
       labels: counts,
       labeled: counts.reduce((a, c) => a + c.count, 0),
       canUndo: labels.canUndo(),
@@ -386,7 +387,7 @@ export class Session {
     if (m.backend) state.backend = m.backend;
     if (m.model) state.model = { finalLoss: m.model.finalLoss, losses: m.model.losses, trainedOn: m.model.trainedOn };
     if (m.clustering) state.clusters = { k: m.clustering.k, sizes: m.clustering.sizes, method: m.clustering.method, merges: m.clustering.merges?.length ?? 0, ...(m.clustering.suggested ? { suggested: m.clustering.suggested.reason } : {}) };
-    if (m.projection) state.projection = { method: m.projection.method, ...(m.projection.note ? { note: m.projection.note } : {}) };
+    if (m.projection) state.projection = { method: m.projection.method, features: m.projection.features ?? 'codes', ...(m.projection.note ? { note: m.projection.note } : {}) };
     return state;
   }
 

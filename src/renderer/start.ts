@@ -67,6 +67,13 @@ export class StartView {
       h('option', { value: '2', selected: true }, 'separated groups (exaggeration 2)'),
       h('option', { value: '1' }, 'classic t-SNE'),
     );
+    const features = h(
+      'select#set-features',
+      { title: 'what the map is made from: the shape descriptor (histograms of oriented gradients) next to the codes makes purer small clusters; the codes alone match classes better with few clusters' },
+      h('option', { value: 'auto', selected: true }, 'auto: codes + shape from 20 clusters'),
+      h('option', { value: 'codes' }, 'autoencoder codes'),
+      h('option', { value: 'codes+hog' }, 'codes + shape descriptor (HOG)'),
+    );
     const suggest = h('input#set-suggest', { type: 'checkbox' });
     suggest.addEventListener('change', () => (k.input.disabled = suggest.checked));
     const analyzeForm = h(
@@ -84,6 +91,7 @@ export class StartView {
             k: suggest.checked ? 'suggest' : int(k.input),
             clusterMethod: method.value === 'kmeans' ? 'kmeans' : method.value === 'merge' ? 'merge' : 'auto',
             mapExaggeration: Number(mapStyle.value),
+            mapFeatures: features.value === 'codes' ? 'codes' : features.value === 'codes+hog' ? 'codes+hog' : 'auto',
           };
           actions.analyze(folder.value.trim(), project.value.trim(), settings);
         },
@@ -95,7 +103,7 @@ export class StartView {
         'details.settings',
         {},
         h('summary', {}, 'Run settings'),
-        h('div.settings-grid', {}, size.el, latent.el, epochs.el, sample.el, k.el, h('label.setting.check', {}, suggest, h('span', {}, 'suggest k')), seed.el, h('label.setting', {}, h('span', {}, 'Clusters by'), method), h('label.setting', {}, h('span', {}, 'Map'), mapStyle)),
+        h('div.settings-grid', {}, size.el, latent.el, epochs.el, sample.el, k.el, h('label.setting.check', {}, suggest, h('span', {}, 'suggest k')), seed.el, h('label.setting', {}, h('span', {}, 'Clusters by'), method), h('label.setting', {}, h('span', {}, 'Map'), mapStyle), h('label.setting', {}, h('span', {}, 'Map made from'), features)),
       ),
       h('div.row.end', {}, h('button.primary#analyze-btn', { type: 'submit' }, 'Analyze')),
     );

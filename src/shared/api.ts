@@ -22,6 +22,7 @@ export const RunSettings = z.object({
   clusterOn: z.enum(['map', 'codes']).optional(),
   clusterMethod: z.enum(['auto', 'kmeans', 'merge', 'manifold']).optional(),
   mapExaggeration: z.number().min(1).max(12).optional(),
+  mapFeatures: z.enum(['auto', 'codes', 'codes+hog']).optional(),
   projector: z.enum(['bh', 'exact']).optional(),
   preset: z.string().optional(),
   retrain: z.boolean().optional(),
@@ -85,7 +86,8 @@ export interface ProjectState {
   model?: { finalLoss: number; losses: number[]; trainedOn: number };
   /** `sizes` has k entries; a cluster merged into another has size 0. `merges`: merges that can be undone. */
   clusters?: { k: number; sizes: number[]; method: string; suggested?: string; merges: number };
-  projection?: { method: string; note?: string };
+  /** `features`: what the map was made from (settings.mapFeatures 'auto' resolves to one of these). */
+  projection?: { method: string; features: 'codes' | 'codes+hog'; note?: string };
   labels: LabelCount[];
   labeled: number;
   canUndo: boolean;

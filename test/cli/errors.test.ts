@@ -46,6 +46,7 @@ describe('CLI user errors', () => {
     expectOneLineError(await cli('analyze', '.', '--project', '/tmp/x', '--size', '4'), /--size must be a whole number from 8 to 256/);
     expectOneLineError(await cli('analyze', '.'), /required option '--project <dir>'/);
     expectOneLineError(await cli('analyze', '.', '--project', '/tmp/x', '--map-exaggeration', '0.5'), /--map-exaggeration must be a number from 1 to 12/);
+    expectOneLineError(await cli('analyze', '.', '--project', '/tmp/x', '--map-features', 'pixels'), /option '--map-features <what>' argument 'pixels' is invalid. Allowed choices are auto, codes, codes\+hog/);
     expectOneLineError(await cli('merge', '/nonexistent/project', '1', '2'), /project not found/);
   });
   it('--help lists every command', async () => {

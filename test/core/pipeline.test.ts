@@ -54,7 +54,9 @@ describe('pipeline: the project store redoes only what changed', () => {
 
     // a new project: the map has exaggeration 2 and 'auto' clusters with merge below 50 clusters
     const m0 = (await ProjectStore.open(project)).manifest;
-    expect(m0.settings).toMatchObject({ clusterMethod: 'auto', mapExaggeration: 2 });
+    expect(m0.settings).toMatchObject({ clusterMethod: 'auto', mapExaggeration: 2, mapFeatures: 'auto' });
+    expect(m0.projection).toMatchObject({ features: 'codes' }); // below 20 clusters
+    expect(m0.descriptor).toBeUndefined();
     expect(m0.projection).toMatchObject({ exaggeration: 2, method: expect.stringMatching(/exaggeration 2$/) });
     expect(m0.clustering!.method).toBe('k-means then merged along the kNN graph on the 2-D map');
 
@@ -82,10 +84,34 @@ describe('pipeline: the project store redoes only what changed', () => {
     expect(Object.keys(man5.timings).sort()).toEqual(['kmeans', 'scan']);
     expect(man5.clusterSizes).toHaveLength(5);
     expect((await ProjectStore.open(project)).manifest.clustering!.method).toMatch(/t-SNE of the codes with exaggeration 2/);
+    const codesMap = (await (await ProjectStore.open(project)).readFloat('coords')).data;
+    // from 20 clusters, 'auto' maps the codes and the shape descriptor: a descriptor, a new map, the old one kept
     const back = await analyze({ folder, project, clusterMethod: 'auto', k: 60 });
-    expect(Object.keys(back.timings).sort()).toEqual(['kmeans', 'scan']);
-    expect((await ProjectStore.open(project)).manifest.clustering!.method).toBe('kmeans on the 2-D map'); // auto from 50 clusters
-    await analyze({ folder, project, k: 6 });
+    expect(Object.keys(back.timings).sort()).toEqual(['descriptor', 'kmeans', 'scan', 'tsne']);
+    const mb = await ProjectStore.open(project);
+    expect(mb.manifest.clustering!.method).toBe('kmeans on the 2-D map'); // auto from 50 clusters
+    expect(mb.manifest.projection).toMatchObject({ features: 'codes+hog', method: expect.stringMatching(/of the codes and the shape descriptor$/) });
+    expect(mb.manifest.previousProjection).toMatchObject({ features: 'codes', exaggeration: 1 });
+    expect((await mb.readFloat('descriptor')).shape).toEqual([250, 50]);
+    expect(mb.manifest.descriptor).toMatchObject({ d: 50, hogDims: 7 * 7 * 36 }); // 16 px: cells of 2 px
+    const hogMap = (await mb.readFloat('coords')).data;
+    // back below 20 clusters: the codes' map returns without a new t-SNE; and forth again, also without
+    const mapLogs: string[] = [];
+    const k6back = await analyze({ folder, project, k: 6 }, { onLog: (l) => mapLogs.push(l) });
+    expect(Object.keys(k6back.timings).sort()).toEqual(['kmeans', 'scan']);
+    expect(mapLogs).toContain('map: the one made before, from the codes (kept, not made again)');
+    const ms = await ProjectStore.open(project);
+    expect(Array.from((await ms.readFloat('coords')).data)).toEqual(Array.from(codesMap));
+    expect(Array.from((await ms.readFloat('coordsPrevious')).data)).toEqual(Array.from(hogMap));
+    expect(ms.manifest.projection).toMatchObject({ features: 'codes' });
+    const k30 = await analyze({ folder, project, k: 30 });
+    expect(Object.keys(k30.timings).sort()).toEqual(['kmeans', 'scan']);
+    expect(Array.from((await (await ProjectStore.open(project)).readFloat('coords')).data)).toEqual(Array.from(hogMap));
+    // a fixed --map-features wins over the number of clusters
+    const fixed = await analyze({ folder, project, k: 30, mapFeatures: 'codes' });
+    expect(Object.keys(fixed.timings).sort()).toEqual(['kmeans', 'scan']);
+    expect((await ProjectStore.open(project)).manifest).toMatchObject({ settings: { mapFeatures: 'codes' }, projection: { features: 'codes' } });
+    await analyze({ folder, project, k: 6, mapFeatures: 'auto' });
 
     // new images: only they are decoded; the model is reused, never retrained silently
     for (const f of files.slice(250, 300)) await copyFile(join(demo.imagesDir, f), join(folder, f));
@@ -95,6 +121,10 @@ describe('pipeline: the project store redoes only what changed', () => {
     expect(grown.newImages).toBe(50);
     expect(grown.trained).toBe(false);
     expect(Object.keys(grown.timings).sort()).toEqual(['decode', 'encode', 'kmeans', 'outliers', 'scan', 'tsne']);
+    // the maps of the old images are not kept for going back: their rows are other images
+    const afterGrow = await ProjectStore.open(project);
+    expect(afterGrow.manifest.previousProjection).toBeUndefined();
+    expect(afterGrow.has('coordsPrevious')).toBe(false);
 
     const out = join(tmp, 'out.csv');
     const reopened = await ProjectStore.open(project);
@@ -161,6 +191,11 @@ describe('pipeline: the project store redoes only what changed', () => {
     // re-analysis keeps the imported codes (no training appears)
     const s2 = await analyze({ folder: demo.imagesDir, project, k: 4 });
     expect(Object.keys(s2.timings).sort()).toEqual(['kmeans', 'scan']);
+    // imported embeddings are mapped alone, however many clusters, unless the descriptor is asked for
+    const s30 = await analyze({ folder: demo.imagesDir, project, k: 30 });
+    expect(Object.keys(s30.timings).sort()).toEqual(['kmeans', 'scan']);
+    const withHog = await analyze({ folder: demo.imagesDir, project, k: 30, mapFeatures: 'codes+hog' });
+    expect(Object.keys(withHog.timings).sort()).toEqual(['descriptor', 'kmeans', 'scan', 'tsne']);
 
     // CSV by path, in any row order; a missing row is one clear error
     const paths = src.manifest.images.map((i) => i.path);

@@ -351,7 +351,8 @@ describe('HTTP server', () => {
     const ev = events();
     await ev.connected;
     const project2 = join(tmp, 'project2');
-    const { jobId } = await ok('analyze.start', { folder: imagesDir, project: project2, settings: { ...FAST, k: 3 } });
+    // 25 clusters: the map of the codes and the shape descriptor (--map-features auto)
+    const { jobId } = await ok('analyze.start', { folder: imagesDir, project: project2, settings: { ...FAST, k: 25 } });
     expect(jobId).toMatch(/[0-9a-f-]{36}/);
     await fails('analyze.start', { folder: imagesDir, project: join(tmp, 'project3') }, 409, 'busy');
     await fails('demo.open', {}, 409, 'busy');
@@ -362,10 +363,14 @@ describe('HTTP server', () => {
     const steps = new Set(all.filter((e) => e.type === 'progress').map((e) => (e.type === 'progress' ? e.step : '')));
     expect(steps).toContain('train');
     expect(steps).toContain('tsne');
+    expect(steps).toContain('descriptor');
     const frames = all.filter((e) => e.type === 'frame');
     for (const f of frames) if (f.type === 'frame') expect(f.x.every((v) => Math.round(v * 1000) / 1000 === v)).toBe(true);
     expect((await ok('project.state')).dir).toBe(project2);
-    expect((await ok('project.state')).clusters?.k).toBe(3);
+    const state = await ok('project.state');
+    expect(state.clusters?.k).toBe(25);
+    expect(state.settings.mapFeatures).toBe('auto');
+    expect(state.projection).toMatchObject({ features: 'codes+hog', method: expect.stringMatching(/of the codes and the shape descriptor$/) });
     ev.close();
   }, 60_000);
 

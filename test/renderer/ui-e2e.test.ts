@@ -156,9 +156,13 @@ describe.skipIf(!haveChromium)('renderer UI in Chromium', () => {
     await page.fill('#set-epochs', '2');
     await page.fill('#set-latent', '8');
     await page.fill('#set-k', '5');
+    // what the map is made from reaches the backend (auto would take the codes too at 5 clusters)
+    await page.selectOption('#set-features', 'codes');
     await page.click('#analyze-btn');
     await page.waitForSelector('#map[data-ready="300"]', { timeout: 90_000 });
     expect(await page.textContent('#status-images')).toContain('300');
+    expect(await page.textContent('#status-map')).toBe('');
+    expect(await page.getAttribute('#status-k', 'title')).toMatch(/^clusters: k-means then merged along the kNN graph on the 2-D map\nmap: barnes-hut t-SNE, exaggeration 2$/);
 
     // label cluster 0 from the cluster panel
     const c0 = page.locator('.cluster[data-cluster="0"]');
